@@ -1,0 +1,114 @@
+"""The server: a FastAPI app with the Realtime WebSocket at ``/v1/realtime``.
+
+Run ``python main.py [--host H] [--port P] [--profile mock|local] [--log-level L]`` or
+``uvicorn main:app``. Flags override ``REALTIME_*`` environment variables and ``.env``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, WebSocket
+from loguru import logger
+
+from config import get_settings
+from pipeline_manager import create_service_factory
+from transport import RealtimeConnection, choose_subprotocol
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the profile's models before the server accepts connections."""
+    settings = get_settings()
+    logger.remove()
+    logger.add(sys.stderr, level=settings.log_level.upper())
+    started = time.perf_counter()
+    app.state.settings = settings
+    app.state.services = create_service_factory(settings)
+    app.state.connections = set()
+    logger.info(
+        f"profile '{settings.profile}' ready in {time.perf_counter() - started:.2f} s: "
+        f"{app.state.services.describe()}"
+    )
+    yield
+
+
+app = FastAPI(title="Realtime voice server", lifespan=lifespan)
+
+
+@app.get("/health")
+async def health() -> dict[str, object]:
+    """Liveness and readiness, with the number of open sessions."""
+    return {
+        "status": "healthy",
+        "active_sessions": len(app.state.connections),
+        "profile": app.state.settings.profile,
+        "models": app.state.services.describe(),
+    }
+
+
+@app.get("/v1/models")
+async def list_models() -> dict[str, object]:
+    """The models this server serves, in the OpenAI list shape."""
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": app.state.settings.model_name,
+                "object": "model",
+                "created": 0,
+                "owned_by": "realtime-server",
+            }
+        ],
+    }
+
+
+@app.websocket("/v1/realtime")
+async def realtime(websocket: WebSocket) -> None:
+    """One Realtime API session."""
+    settings = app.state.settings
+    offered = websocket.scope.get("subprotocols", [])
+    await websocket.accept(subprotocol=choose_subprotocol(offered))
+    params = websocket.query_params
+    session_type = "transcription" if params.get("intent") == "transcription" else "realtime"
+    connection = RealtimeConnection(
+        websocket,
+        app.state.services,
+        settings,
+        model=params.get("model") or settings.model_name,
+        session_type=session_type,
+    )
+    app.state.connections.add(connection)
+    try:
+        await connection.run()
+    finally:
+        app.state.connections.discard(connection)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default 8000)")
+    parser.add_argument("--profile", choices=["mock", "local"], help="model profile")
+    parser.add_argument("--log-level", help="debug, info, warning or error")
+    args = parser.parse_args(argv)
+    for name in ("host", "port", "profile", "log_level"):
+        value = getattr(args, name)
+        if value is not None:
+            os.environ[f"REALTIME_{name.upper()}"] = str(value)
+    get_settings.cache_clear()
+    settings = get_settings()
+
+    import uvicorn
+
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""The deterministic ``mock`` profile: instant, no model weights, used by tests and benchmarks.
+
+- STT: a committed user audio item's transcript is ``audio of N ms`` (N: its duration, whole ms).
+- LLM: the reply to the latest user text T is ``You said: T``. If function tools are configured and
+  T contains a tool's name, it calls that tool with arguments ``{"text": T}`` instead; after a
+  ``function_call_output`` item with output O it replies ``Tool result: O``.
+  ``REALTIME_MOCK_TOKEN_DELAY_MS`` makes it wait that long before each word.
+- TTS: 20 ms of a 440 Hz tone per character of text.
+
+They are real Pipecat services (subclasses of Pipecat's STT, LLM and TTS bases), so the mock profile
+exercises the same pipeline code as the real models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import numpy as np
+from pipecat.frames.frames import (
+    ErrorFrame,
+    Frame,
+    FunctionCallFromLLM,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.llm_service import LLMService
+from pipecat.services.settings import LLMSettings, STTSettings, TTSSettings
+from pipecat.services.stt_service import SegmentedSTTService
+from pipecat.services.tts_service import TextAggregationMode, TTSService
+from pipecat.utils.time import time_now_iso8601
+
+MS_PER_CHARACTER = 20
+TONE_HZ = 440.0
+
+
+class MockSTTService(SegmentedSTTService):
+    """Transcribes any audio as ``audio of N ms``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            trailing_silence_secs=0.0,
+            settings=STTSettings(model="mock-stt", language=None),
+            **kwargs,
+        )
+
+    @property
+    def wants_wav_segments(self) -> bool:
+        """The mock measures raw PCM, so no WAV header."""
+        return False
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        """Yield one transcription naming the segment's duration in whole milliseconds."""
+        duration_ms = len(audio) // 2 * 1000 / self.sample_rate
+        # A tiny epsilon keeps exact durations (e.g. 1000.0) from flooring to 999 after resampling.
+        text = f"audio of {math.floor(duration_ms + 1e-6)} ms"
+        yield TranscriptionFrame(text, "", time_now_iso8601(), finalized=True)
+
+
+def mock_reply(messages: list[dict[str, Any]], tools: list[str]) -> tuple[str, str | None]:
+    """The mock LLM's answer to a chat: ``(text, tool_name_or_None)``."""
+    last = messages[-1] if messages else None
+    if last is not None and last.get("role") == "tool":
+        return f"Tool result: {last.get('content', '')}", None
+    user_text = next(
+        (m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), None
+    )
+    if user_text is None:
+        return "Hello.", None
+    for name in tools:
+        if name and name in user_text:
+            return user_text, name
+    return f"You said: {user_text}", None
+
+
+class MockLLMService(LLMService):
+    """An LLM that echoes the user, calls a tool named in the user's text, and reports tool results."""
+
+    def __init__(self, *, token_delay_ms: float = 0.0, **kwargs: Any) -> None:
+        settings = LLMSettings(
+            model="mock-llm",
+            system_instruction=None,
+            temperature=None,
+            max_tokens=None,
+            top_p=None,
+            top_k=None,
+            frequency_penalty=None,
+            presence_penalty=None,
+            seed=None,
+            filter_incomplete_user_turns=None,
+            user_turn_completion_config=None,
+        )
+        super().__init__(settings=settings, **kwargs)
+        self._token_delay_s = token_delay_ms / 1000
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Answer each ``LLMContextFrame``; pass everything else on."""
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame):
+            await self._respond(frame)
+        else:
+            await self.push_frame(frame, direction)
+
+    async def _respond(self, frame: LLMContextFrame) -> None:
+        context = frame.context
+        messages = [m for m in context.get_messages() if isinstance(m, dict)]
+        tool_names = _tool_names(context.tools, context.tool_choice)
+        text, tool = mock_reply(messages, tool_names)
+        await self.push_frame(LLMFullResponseStartFrame())
+        try:
+            if tool is not None:
+                call = FunctionCallFromLLM(
+                    function_name=tool,
+                    tool_call_id=f"call_{abs(hash((tool, text, len(messages)))) % 10**12:012d}",
+                    arguments={"text": text},
+                    context=context,
+                )
+                await self.run_function_calls([call])
+            else:
+                words = text.split(" ")
+                for index, word in enumerate(words):
+                    if self._token_delay_s:
+                        await asyncio.sleep(self._token_delay_s)
+                    await self._push_llm_text(word if index == 0 else " " + word)
+        except Exception as error:  # noqa: BLE001 - surfaced as a failed response
+            await self.push_error_frame(ErrorFrame(error=f"mock LLM failed: {error}"))
+        finally:
+            await self.push_frame(LLMFullResponseEndFrame())
+
+
+def _tool_names(tools: Any, tool_choice: Any) -> list[str]:
+    """Function names the mock may call, honouring ``tool_choice``."""
+    if tool_choice == "none":
+        return []
+    standard = getattr(tools, "standard_tools", None) or []
+    names = [getattr(t, "name", None) for t in standard]
+    if isinstance(tool_choice, dict):
+        chosen = (tool_choice.get("function") or {}).get("name")
+        return [n for n in names if n == chosen]
+    return [n for n in names if n]
+
+
+class MockTTSService(TTSService):
+    """Speaks every character as 20 ms of a 440 Hz tone at the pipeline's output rate."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Token mode hands every LLM text frame straight to run_tts, so the audio length is an exact
+        # function of the transcript (no sentence buffering, no whitespace merging).
+        super().__init__(
+            text_aggregation_mode=TextAggregationMode.TOKEN,
+            push_text_frames=False,
+            settings=TTSSettings(model="mock-tts", voice=None, language=None),
+            **kwargs,
+        )
+        self._phase = 0
+
+    def can_generate_metrics(self) -> bool:
+        """No metrics for the mock."""
+        return False
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
+        """Yield the tone for ``text`` in one frame."""
+        rate = self.sample_rate
+        samples = len(text) * MS_PER_CHARACTER * rate // 1000
+        t = (np.arange(samples) + self._phase) / rate
+        self._phase += samples
+        tone = (0.3 * 32767 * np.sin(2 * np.pi * TONE_HZ * t)).astype("<i2")
+        yield TTSAudioRawFrame(tone.tobytes(), rate, 1, context_id=context_id)
+
+
+def tool_arguments_json(arguments: Any) -> str:
+    """Function-call arguments as the JSON string the protocol carries."""
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)

@@ -1,0 +1,73 @@
+"""Which speech and language services a session's pipeline uses: one factory per profile.
+
+A factory is created once per process (so heavy models load once and are shared) and makes fresh,
+light Pipecat service objects for every session.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pipecat.services.llm_service import LLMService
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
+
+from config import Settings
+
+
+class ServiceFactory(Protocol):
+    """Makes the Pipecat services of one session."""
+
+    name: str
+
+    def create_stt(self) -> STTService:
+        """A speech-to-text service for one session."""
+        ...
+
+    def create_llm(self) -> LLMService:
+        """A language model service for one session."""
+        ...
+
+    def create_tts(self) -> TTSService:
+        """A text-to-speech service for one session."""
+        ...
+
+    def describe(self) -> dict[str, str]:
+        """The models behind each stage, for ``/health`` and ``/v1/models``."""
+        ...
+
+
+class MockServiceFactory:
+    """The deterministic mock profile (see :mod:`pipeline_manager.mock`)."""
+
+    name = "mock"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def create_stt(self) -> STTService:
+        from pipeline_manager.mock import MockSTTService
+
+        return MockSTTService()
+
+    def create_llm(self) -> LLMService:
+        from pipeline_manager.mock import MockLLMService
+
+        return MockLLMService(token_delay_ms=self._settings.mock_token_delay_ms)
+
+    def create_tts(self) -> TTSService:
+        from pipeline_manager.mock import MockTTSService
+
+        return MockTTSService()
+
+    def describe(self) -> dict[str, str]:
+        return {"stt": "mock-stt", "llm": "mock-llm", "tts": "mock-tts", "vad": "silero"}
+
+
+def create_service_factory(settings: Settings) -> ServiceFactory:
+    """The factory for the configured profile (loading its models, for real profiles)."""
+    if settings.profile == "mock":
+        return MockServiceFactory(settings)
+    from pipeline_manager.local import create_local_factory  # heavy imports only when used
+
+    return create_local_factory(settings)

@@ -1,0 +1,6 @@
+"""The wire protocol: client event validation, OpenAI-shaped errors and id shapes."""
+
+from protocol.errors import ProtocolError, error_event
+from protocol.ids import new_id
+
+__all__ = ["ProtocolError", "error_event", "new_id"]

@@ -1,0 +1,515 @@
+"""The sans-I/O Realtime session: client events and pipeline signals in, server events out.
+
+:class:`RealtimeSession` holds everything a connection owns (configuration, conversation, input audio
+buffer, responses) and no I/O at all. ``handle_raw``/``handle`` take client events; the ``on_*``
+methods take what the pipeline reports. Each returns a list whose entries are either server events
+(plain dicts, ready for ``json.dumps``) or :class:`~realtime_session.commands.Command` objects for the
+pipeline adapter.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Union
+
+from audio_utils import AudioFormat, decode_base64_audio
+from protocol import ProtocolError, new_id
+from protocol.validation import parse_client_event
+from realtime_session.commands import (
+    CancelResponse,
+    Command,
+    ConfigureTurnDetection,
+    FeedAudio,
+    StartResponse,
+    TranscribeAudio,
+)
+from realtime_session.conversation import Conversation, ItemRecord, item_not_found
+from realtime_session.events import server_event
+from realtime_session.llm_context import LLMRequest, build_messages, estimate_tokens_of
+from realtime_session.response import Response, ResponseOptions
+from realtime_session.session_config import SessionConfig
+
+Output = Union[dict[str, Any], Command]
+MIN_COMMIT_MS = 100
+
+
+class RealtimeSession:
+    """One Realtime API session, independent of sockets and models."""
+
+    def __init__(self, *, model: str = "gpt-realtime", session_type: str = "realtime") -> None:
+        self.config = SessionConfig(model, session_type)
+        self.conversation = Conversation()
+        self._buffer = bytearray()
+        self._audio_ms_total = 0.0
+        """Milliseconds of audio appended over the whole session (the VAD clock)."""
+        self._responses: dict[str, Response] = {}
+        self._active_default: Response | None = None
+        self._voice_locked = False
+        self._transcribed_with: dict[str, dict[str, Any] | None] = {}
+
+    # --- entry points -------------------------------------------------------------------------
+
+    def start(self) -> list[Output]:
+        """The events that open the session: ``session.created``."""
+        outputs: list[Output] = [server_event("session.created", session=self.config.to_dict())]
+        outputs.append(ConfigureTurnDetection(self.config.turn_detection))
+        return outputs
+
+    def handle_raw(self, raw: str | bytes) -> list[Output]:
+        """Parse, validate and apply one WebSocket frame; bad input becomes an ``error`` event."""
+        try:
+            event = parse_client_event(raw)
+        except ProtocolError as error:
+            return [error.to_event()]
+        return self.handle(event)
+
+    def handle(self, event: dict[str, Any]) -> list[Output]:
+        """Apply one validated client event."""
+        handler = getattr(self, "_on_" + event["type"].replace(".", "_"))
+        try:
+            return handler(event)
+        except ProtocolError as error:
+            return [error.with_event_id(event.get("event_id")).to_event()]
+
+    @property
+    def active_response_ids(self) -> list[str]:
+        """Ids of responses still in progress (default conversation and out-of-band)."""
+        return list(self._responses)
+
+    @property
+    def audio_ms_total(self) -> float:
+        """Milliseconds of input audio appended over the whole session."""
+        return self._audio_ms_total
+
+    @property
+    def input_format(self) -> AudioFormat:
+        return AudioFormat.from_session(self.config.input_format)
+
+    # --- session ------------------------------------------------------------------------------
+
+    def _on_session_update(self, event: dict[str, Any]) -> list[Output]:
+        update = event["session"]
+        before = self.config.to_dict()
+        body = self.config.merged(update)
+        self._check_session_body(body)
+        self.config.apply(body)
+        outputs: list[Output] = [server_event("session.updated", session=self.config.to_dict())]
+        if self.config.turn_detection != before["audio"]["input"]["turn_detection"]:
+            outputs.append(ConfigureTurnDetection(self.config.turn_detection))
+        return outputs
+
+    def _check_session_body(self, body: dict[str, Any]) -> None:
+        """Semantic checks of a merged session body; raise to reject the update whole."""
+        if self._voice_locked and body.get("audio", {}).get("output", {}).get("voice") != self.config.voice:
+            raise ProtocolError(
+                "cannot_update_voice",
+                "Cannot update a conversation's voice if assistant audio is present.",
+                param="session.audio.output.voice",
+            )
+        if body["audio"]["input"].get("noise_reduction") is not None:
+            raise ProtocolError(
+                "invalid_value",
+                "Noise reduction is not supported by this server yet; set it to null.",
+                param="session.audio.input.noise_reduction",
+            )
+
+    # --- input audio buffer -------------------------------------------------------------------
+
+    def _on_input_audio_buffer_append(self, event: dict[str, Any]) -> list[Output]:
+        audio = decode_base64_audio(event["audio"])
+        fmt = self.input_format
+        self._buffer += audio
+        self._audio_ms_total += fmt.duration_ms(len(audio))
+        if self.config.turn_detection is not None:
+            return [FeedAudio(audio, fmt)]
+        return []
+
+    def _on_input_audio_buffer_commit(self, event: dict[str, Any]) -> list[Output]:
+        fmt = self.input_format
+        buffered_ms = fmt.duration_ms(len(self._buffer))
+        if buffered_ms < MIN_COMMIT_MS:
+            raise ProtocolError(
+                "input_audio_buffer_commit_empty",
+                "Error committing input audio buffer: buffer too small. Expected at least "
+                f"{MIN_COMMIT_MS}ms of audio, but buffer only has {buffered_ms:.2f}ms of audio.",
+            )
+        audio = bytes(self._buffer)
+        self._buffer.clear()
+        return self.commit_audio(audio, fmt)
+
+    def commit_audio(self, audio: bytes, fmt: AudioFormat, item_id: str | None = None) -> list[Output]:
+        """Turn committed input audio into a user item (manual commit or end of a VAD turn)."""
+        item = {
+            "id": item_id or new_id("item"),
+            "object": "realtime.item",
+            "type": "message",
+            "role": "user",
+            "status": "completed",
+            "content": [{"type": "input_audio", "transcript": None}],
+        }
+        record = ItemRecord(item=item, audio=audio, audio_format=fmt)
+        previous = self.conversation.insert(record)
+        outputs: list[Output] = [
+            server_event("input_audio_buffer.committed", item_id=record.id, previous_item_id=previous),
+            server_event("conversation.item.added", previous_item_id=previous, item=record.public()),
+            server_event("conversation.item.done", previous_item_id=previous, item=record.public()),
+        ]
+        outputs.append(self._transcribe(record))
+        return outputs
+
+    def _transcribe(self, record: ItemRecord) -> TranscribeAudio:
+        assert record.audio is not None and record.audio_format is not None
+        transcription = copy.deepcopy(self.config.transcription)
+        self._transcribed_with[record.id] = transcription
+        return TranscribeAudio(record.id, record.audio, record.audio_format, transcription)
+
+    def _on_input_audio_buffer_clear(self, event: dict[str, Any]) -> list[Output]:
+        self._buffer.clear()
+        return [server_event("input_audio_buffer.cleared")]
+
+    def _on_output_audio_buffer_clear(self, event: dict[str, Any]) -> list[Output]:
+        raise ProtocolError(
+            "invalid_value",
+            "output_audio_buffer.clear is only supported for WebRTC and SIP sessions; over "
+            "WebSocket, stop playback locally and send conversation.item.truncate.",
+            param="type",
+        )
+
+    # --- conversation items ---------------------------------------------------------------------
+
+    def _on_conversation_item_create(self, event: dict[str, Any]) -> list[Output]:
+        if self.config.type != "realtime":
+            raise _not_in_transcription_session(event["type"])
+        previous_id = event.get("previous_item_id")
+        record = self._record_from_client_item(event["item"])
+        self.conversation.check_insert(record.id, previous_id)
+        previous = self.conversation.insert(record, previous_id)
+        outputs: list[Output] = [
+            server_event("conversation.item.added", previous_item_id=previous, item=record.public()),
+            server_event("conversation.item.done", previous_item_id=previous, item=record.public()),
+        ]
+        if record.audio is not None:
+            outputs.append(self._transcribe(record))
+        return outputs
+
+    def _record_from_client_item(self, item: dict[str, Any], param: str = "item") -> ItemRecord:
+        """Normalise an item sent by the client into a stored record (audio decoded aside)."""
+        item = copy.deepcopy(item)
+        kind = item["type"]
+        if kind not in ("message", "function_call", "function_call_output"):
+            raise ProtocolError(
+                "invalid_value",
+                f"Invalid value: '{kind}'. Supported values are: 'message', 'function_call' and "
+                "'function_call_output'.",
+                param=f"{param}.type",
+            )
+        item.setdefault("id", new_id("item"))
+        item["object"] = "realtime.item"
+        item["status"] = "completed"
+        audio = None
+        if kind == "function_call_output":
+            if self.conversation.find_function_call(item["call_id"]) is None:
+                raise ProtocolError(
+                    "invalid_value",
+                    f"No function call with call_id '{item['call_id']}' found in the conversation.",
+                    param=f"{param}.call_id",
+                )
+        elif kind == "function_call":
+            item.setdefault("arguments", "")
+        elif kind == "message":
+            for index, part in enumerate(item["content"]):
+                if part.get("type") == "input_audio" and "audio" in part:
+                    try:
+                        audio = (audio or b"") + decode_base64_audio(part.pop("audio"))
+                    except ValueError as error:
+                        raise ProtocolError(
+                            "invalid_value", str(error), param=f"{param}.content[{index}].audio"
+                        ) from None
+                    part.setdefault("transcript", None)
+        fmt = self.input_format if audio is not None else None
+        return ItemRecord(item=item, audio=audio, audio_format=fmt)
+
+    def _on_conversation_item_retrieve(self, event: dict[str, Any]) -> list[Output]:
+        record = self.conversation.get(event["item_id"])
+        return [server_event("conversation.item.retrieved", item=record.with_audio())]
+
+    def _on_conversation_item_delete(self, event: dict[str, Any]) -> list[Output]:
+        self.conversation.delete(event["item_id"])
+        return [server_event("conversation.item.deleted", item_id=event["item_id"])]
+
+    def _on_conversation_item_truncate(self, event: dict[str, Any]) -> list[Output]:
+        record = self.conversation.get(event["item_id"])
+        item = record.item
+        is_assistant_audio = (
+            item.get("type") == "message"
+            and item.get("role") == "assistant"
+            and record.audio is not None
+            and record.audio_format is not None
+        )
+        if not is_assistant_audio:
+            raise ProtocolError(None, "Only model output audio messages can be truncated")
+        if event["content_index"] != 0:
+            raise ProtocolError(
+                "invalid_value",
+                f"Invalid content_index: {event['content_index']}. The item has one content part.",
+                param="content_index",
+            )
+        end_ms = event["audio_end_ms"]
+        duration = record.audio_ms
+        if end_ms > duration + 0.5:
+            raise ProtocolError(
+                "invalid_value",
+                f"audio_end_ms ({end_ms}) is longer than the audio of the item ({duration:.0f} ms).",
+                param="audio_end_ms",
+            )
+        assert record.audio is not None and record.audio_format is not None
+        heard = min(1.0, end_ms / duration) if duration else 0.0
+        record.audio = record.audio[: record.audio_format.bytes_for_ms(end_ms)]
+        full_text = record.llm_text or ""
+        # The wire transcript is dropped like the real API does; the model keeps the heard part.
+        record.llm_text = _heard_prefix(full_text, heard)
+        item["content"] = [{"type": "output_audio", "transcript": ""}]
+        return [
+            server_event(
+                "conversation.item.truncated",
+                item_id=record.id,
+                content_index=0,
+                audio_end_ms=end_ms,
+            )
+        ]
+
+    # --- responses ------------------------------------------------------------------------------
+
+    def _on_response_create(self, event: dict[str, Any]) -> list[Output]:
+        if self.config.type != "realtime":
+            raise _not_in_transcription_session(event["type"])
+        params = event.get("response") or {}
+        in_conversation = params.get("conversation", "auto") != "none"
+        if in_conversation and self._active_default is not None:
+            raise ProtocolError(
+                "conversation_already_has_active_response",
+                "Conversation already has an active response in progress: "
+                f"{self._active_default.id}. Wait until the response is finished before creating a "
+                "new one.",
+            )
+        options = self._response_options(params, in_conversation)
+        return self.create_response(options)
+
+    def create_response(self, options: ResponseOptions) -> list[Output]:
+        """Start a response (from ``response.create`` or automatically after a VAD turn)."""
+        response = Response(
+            options=options,
+            conversation_id=self.conversation.id if options.in_conversation else None,
+            add_to_conversation=self.conversation.insert,
+        )
+        self._responses[response.id] = response
+        if options.in_conversation:
+            self._active_default = response
+        context = options.context if options.context is not None else self.conversation.records()
+        awaits = tuple(r.id for r in context if r.audio is not None and r.llm_text is None)
+        return [
+            *response.created(),
+            StartResponse(
+                response_id=response.id,
+                awaits_items=awaits,
+                modalities=tuple(options.modalities),
+                output_format=response.output_format,
+                voice=options.voice,
+                speed=options.speed,
+            ),
+        ]
+
+    def _response_options(self, params: dict[str, Any], in_conversation: bool) -> ResponseOptions:
+        cfg = self.config
+        audio_out = (params.get("audio") or {}).get("output") or {}
+        voice = audio_out.get("voice", cfg.voice)
+        context = None
+        if "input" in params:
+            context = [self._resolve_input(entry, i) for i, entry in enumerate(params["input"])]
+        return ResponseOptions(
+            modalities=list(params.get("output_modalities") or cfg.get("output_modalities")),
+            output_format=copy.deepcopy(audio_out.get("format", cfg.output_format)),
+            voice=voice,
+            speed=cfg.get("audio", {}).get("output", {}).get("speed", 1.0),
+            instructions=params.get("instructions", cfg.get("instructions", "")),
+            tools=copy.deepcopy(params.get("tools", cfg.get("tools", []))),
+            tool_choice=copy.deepcopy(params.get("tool_choice", cfg.get("tool_choice", "auto"))),
+            max_output_tokens=params.get("max_output_tokens", cfg.get("max_output_tokens", "inf")),
+            metadata=copy.deepcopy(params.get("metadata")),
+            in_conversation=in_conversation,
+            context=context,
+        )
+
+    def _resolve_input(self, entry: dict[str, Any], index: int) -> ItemRecord:
+        if entry.get("type") == "item_reference":
+            record = self.conversation.__dict__["_by_id"].get(entry["id"])
+            if record is None:
+                raise item_not_found(entry["id"], f"response.input[{index}].id")
+            return record
+        return self._record_from_client_item(entry, f"response.input[{index}]")
+
+    def _on_response_cancel(self, event: dict[str, Any]) -> list[Output]:
+        response_id = event.get("response_id")
+        if response_id is not None:
+            response = self._responses.get(response_id)
+        else:
+            response = self._active_default
+        if response is None:
+            raise ProtocolError(
+                "response_cancel_not_active", "Cancellation failed: no active response found"
+            )
+        return self.cancel_response(response.id, "client_cancelled")
+
+    def cancel_response(self, response_id: str, reason: str) -> list[Output]:
+        """Cancel a response (client request or barge-in) and tell the pipeline to stop it."""
+        response = self._responses.get(response_id)
+        if response is None:
+            return []
+        events = response.cancel(reason)
+        return [*self._retire(response, events), CancelResponse(response_id)]
+
+    def llm_request(self, response_id: str) -> LLMRequest | None:
+        """The LLM input for a response, built from the conversation as it is now."""
+        response = self._responses.get(response_id)
+        if response is None:
+            return None
+        options = response.options
+        context = options.context if options.context is not None else [
+            r for r in self.conversation.records() if r not in response.output
+        ]
+        messages = build_messages(options.instructions, context)
+        response.usage_input_tokens = estimate_tokens_of(messages)
+        tool_choice = options.tool_choice
+        return LLMRequest(
+            messages=messages,
+            tools=[t for t in options.tools if t.get("type", "function") == "function"],
+            tool_choice=tool_choice,
+            max_output_tokens=options.max_output_tokens,
+            modalities=tuple(options.modalities),
+            voice=options.voice,
+        )
+
+    # --- pipeline signals -------------------------------------------------------------------------
+
+    def on_response_text(self, response_id: str, delta: str) -> list[Output]:
+        """The LLM produced text for a response."""
+        response = self._responses.get(response_id)
+        if response is None:
+            return []
+        events = response.on_text(delta)
+        if response.over_token_limit():
+            events += response.truncate_for_limit()
+            return [*self._retire(response, events), CancelResponse(response_id)]
+        return events
+
+    def on_response_audio(self, response_id: str, audio: bytes) -> list[Output]:
+        """The TTS produced audio (already in the response's output format)."""
+        response = self._responses.get(response_id)
+        if response is None:
+            return []
+        events = response.on_audio(audio)
+        if events:
+            self._voice_locked = True
+        return events
+
+    def on_response_function_call(
+        self, response_id: str, name: str, arguments: str, call_id: str | None = None
+    ) -> list[Output]:
+        """The LLM called a (client-executed) tool."""
+        response = self._responses.get(response_id)
+        return response.on_function_call(name, arguments, call_id) if response else []
+
+    def on_response_done(
+        self, response_id: str, usage: dict[str, int] | None = None
+    ) -> list[Output]:
+        """The pipeline finished a response."""
+        response = self._responses.get(response_id)
+        if response is None:
+            return []
+        return self._retire(response, response.finish(usage))
+
+    def on_response_failed(self, response_id: str, message: str, code: str = "server_error") -> list[Output]:
+        """The pipeline failed while generating a response."""
+        response = self._responses.get(response_id)
+        if response is None:
+            return []
+        return self._retire(response, response.fail(message, code))
+
+    def _retire(self, response: Response, events: list[dict[str, Any]]) -> list[Output]:
+        self._responses.pop(response.id, None)
+        if self._active_default is response:
+            self._active_default = None
+        return list(events)
+
+    def on_transcription_delta(self, item_id: str, delta: str) -> list[Output]:
+        """A streaming STT produced part of an item's transcript."""
+        if self._transcribed_with.get(item_id) is None or item_id not in self.conversation:
+            return []
+        return [
+            server_event(
+                "conversation.item.input_audio_transcription.delta",
+                item_id=item_id,
+                content_index=0,
+                delta=delta,
+            )
+        ]
+
+    def on_transcription_completed(
+        self, item_id: str, transcript: str, audio_seconds: float = 0.0
+    ) -> list[Output]:
+        """The STT finished an item: the LLM sees it, the client sees it if it asked."""
+        wanted = self._transcribed_with.pop(item_id, None)
+        if item_id not in self.conversation:
+            return []
+        record = self.conversation.get(item_id)
+        record.llm_text = transcript
+        if wanted is None:
+            return []
+        for part in record.item["content"]:
+            if part.get("type") == "input_audio":
+                part["transcript"] = transcript
+        return [
+            server_event(
+                "conversation.item.input_audio_transcription.completed",
+                item_id=item_id,
+                content_index=0,
+                transcript=transcript,
+                usage={"type": "duration", "seconds": round(audio_seconds, 3)},
+            )
+        ]
+
+    def on_transcription_failed(self, item_id: str, message: str) -> list[Output]:
+        """The STT failed on an item; the LLM will see it as empty."""
+        wanted = self._transcribed_with.pop(item_id, None)
+        if item_id not in self.conversation:
+            return []
+        self.conversation.get(item_id).llm_text = ""
+        if wanted is None:
+            return []
+        return [
+            server_event(
+                "conversation.item.input_audio_transcription.failed",
+                item_id=item_id,
+                content_index=0,
+                error={"type": "transcription_error", "code": "transcription_failed", "message": message, "param": None},
+            )
+        ]
+
+
+def _heard_prefix(text: str, fraction: float) -> str:
+    """The part of a reply the user heard, cut at a word boundary (audio is spoken at an even pace)."""
+    if fraction >= 1.0:
+        return text
+    cut = int(len(text) * fraction)
+    prefix = text[:cut]
+    if cut < len(text) and " " in prefix:
+        prefix = prefix[: prefix.rfind(" ")]
+    return prefix.strip()
+
+
+def _not_in_transcription_session(event_type: str) -> ProtocolError:
+    return ProtocolError(
+        "invalid_value",
+        f"'{event_type}' is not supported in a transcription session.",
+        param="type",
+    )
