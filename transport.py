@@ -91,6 +91,6 @@ class RealtimeConnection:
                 return
             try:
                 await self._ws.send_text(json.dumps(event, separators=(",", ":")))
-            except Exception as exc:  # noqa: BLE001 - the peer is gone; the reader will notice
+            except Exception as exc:
                 logger.debug(f"send failed, dropping the rest of the session's events: {exc}")
                 return

@@ -129,7 +129,7 @@ class MockLLMService(LLMService):
                     if self._token_delay_s:
                         await asyncio.sleep(self._token_delay_s)
                     await self._push_llm_text(word if index == 0 else " " + word)
-        except Exception as error:  # noqa: BLE001 - surfaced as a failed response
+        except Exception as error:
             await self.push_error_frame(ErrorFrame(error=f"mock LLM failed: {error}"))
         finally:
             await self.push_frame(LLMFullResponseEndFrame())

@@ -40,13 +40,18 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.llm_service import FunctionCallParams
 from pipecat.workers.runner import WorkerRunner
 
-from audio_utils import OutputAudioConverter, resample
+from audio_utils import AudioFormat, InputAudioConverter, OutputAudioConverter, resample
 from config import Settings
 from pipeline_manager.processors import ResponseSink, TextTap
 from pipeline_manager.services import ServiceFactory
+from pipeline_manager.turn_detection import SpeechStarted, TurnDetector
 from realtime_session import (
+    ArmIdleTimer,
     CancelResponse,
     Command,
+    ConfigureTurnDetection,
+    DisarmIdleTimer,
+    FeedAudio,
     LLMRequest,
     Output,
     RealtimeSession,
@@ -60,6 +65,16 @@ START_TIMEOUT_S = 20.0
 DRAIN_TIMEOUT_S = 5.0
 
 Dispatch = Callable[[list[Output]], Awaitable[None]]
+
+
+@dataclass
+class _TurnInput:
+    """Turn detection state: the detector and where its stream starts on the session clock."""
+
+    detector: TurnDetector
+    origin_ms: float
+    converter: InputAudioConverter | None = None
+    converter_format: AudioFormat | None = None
 
 
 @dataclass
@@ -113,6 +128,8 @@ class SessionPipeline:
         self._stt_lock = asyncio.Lock()
         self._transcripts: dict[str, asyncio.Task[None]] = {}
         self._closed = False
+        self._turns: _TurnInput | None = None
+        self._idle_timer: asyncio.Task[None] | None = None
 
     def _make_worker(self, name: str, pipeline: Pipeline) -> PipelineWorker:
         return PipelineWorker(
@@ -151,7 +168,11 @@ class SessionPipeline:
         if self._closed:
             return
         self._closed = True
-        tasks = [t for t in (self._loop_task, *self._transcripts.values()) if t is not None]
+        tasks = [
+            t
+            for t in (self._loop_task, self._idle_timer, *self._transcripts.values())
+            if t is not None
+        ]
         for task in tasks:
             task.cancel()
         with contextlib.suppress(BaseException):
@@ -176,6 +197,48 @@ class SessionPipeline:
             task = asyncio.create_task(self._transcribe(command))
             self._transcripts[command.item_id] = task
             task.add_done_callback(lambda _t, i=command.item_id: self._transcripts.pop(i, None))
+        elif isinstance(command, FeedAudio):
+            await self._feed_turn_detector(command)
+        elif isinstance(command, ConfigureTurnDetection):
+            self._turns = None
+            if command.turn_detection is not None:
+                self._turns = _TurnInput(
+                    TurnDetector(command.turn_detection), self._core.audio_ms_total
+                )
+        elif isinstance(command, ArmIdleTimer):
+            self._disarm_idle_timer()
+            self._idle_timer = asyncio.create_task(self._idle_timeout(command.timeout_ms))
+        elif isinstance(command, DisarmIdleTimer):
+            self._disarm_idle_timer()
+
+    # --- turn detection -----------------------------------------------------------------------------
+
+    async def _feed_turn_detector(self, command: FeedAudio) -> None:
+        turns = self._turns
+        if turns is None:
+            return
+        if turns.converter is None or turns.converter_format != command.audio_format:
+            turns.converter = InputAudioConverter(command.audio_format, PIPELINE_IN_RATE)
+            turns.converter_format = command.audio_format
+        events = await turns.detector.feed(turns.converter.convert(command.audio))
+        for event in events:
+            if self._turns is not turns:
+                return  # turn detection was reconfigured while we were analysing
+            if isinstance(event, SpeechStarted):
+                outputs = self._core.on_speech_started(turns.origin_ms + event.onset_ms)
+            else:
+                outputs = self._core.on_speech_stopped(turns.origin_ms + event.end_ms)
+            await self._dispatch(outputs)
+
+    async def _idle_timeout(self, timeout_ms: int) -> None:
+        await asyncio.sleep(timeout_ms / 1000)
+        self._idle_timer = None
+        await self._dispatch(self._core.on_idle_timeout())
+
+    def _disarm_idle_timer(self) -> None:
+        if self._idle_timer is not None and self._idle_timer is not asyncio.current_task():
+            self._idle_timer.cancel()
+        self._idle_timer = None
 
     # --- transcription ------------------------------------------------------------------------------
 
@@ -196,7 +259,7 @@ class SessionPipeline:
                             error = frame.error
         except TimeoutError:
             error = f"transcription timed out after {self._settings.transcription_timeout_s:g} s"
-        except Exception as exc:  # noqa: BLE001 - any STT failure fails this item only
+        except Exception as exc:
             error = f"transcription failed: {exc}"
         if error is not None:
             logger.warning(f"STT failed for {command.item_id}: {error}")
@@ -219,7 +282,7 @@ class SessionPipeline:
                 await self._generate(command)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the response fails, the session goes on
+            except Exception as exc:
                 logger.exception(f"response {command.response_id} failed")
                 await self._dispatch(self._core.on_response_failed(command.response_id, str(exc)))
 
@@ -290,7 +353,9 @@ class SessionPipeline:
             audio = resample(audio, sample_rate, PIPELINE_OUT_RATE)
         converted = current.converter.convert(audio)
         if converted:
-            await self._dispatch(self._core.on_response_audio(current.command.response_id, converted))
+            await self._dispatch(
+                self._core.on_response_audio(current.command.response_id, converted)
+            )
 
     async def _on_end(self) -> None:
         current = self._live()
@@ -362,5 +427,7 @@ def _llm_context(request: LLMRequest) -> LLMContext:
     if isinstance(choice, dict):
         choice = {"type": "function", "function": {"name": choice.get("name")}}
     if tools:
-        return LLMContext(messages=request.messages, tools=ToolsSchema(standard_tools=tools), tool_choice=choice)
+        return LLMContext(
+            messages=request.messages, tools=ToolsSchema(standard_tools=tools), tool_choice=choice
+        )
     return LLMContext(messages=request.messages)

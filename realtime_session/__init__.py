@@ -1,9 +1,11 @@
 """The sans-I/O protocol core: session state, conversation and response lifecycle."""
 
 from realtime_session.commands import (
+    ArmIdleTimer,
     CancelResponse,
     Command,
     ConfigureTurnDetection,
+    DisarmIdleTimer,
     FeedAudio,
     StartResponse,
     TranscribeAudio,
@@ -12,9 +14,11 @@ from realtime_session.llm_context import LLMRequest
 from realtime_session.session import Output, RealtimeSession
 
 __all__ = [
+    "ArmIdleTimer",
     "CancelResponse",
     "Command",
     "ConfigureTurnDetection",
+    "DisarmIdleTimer",
     "FeedAudio",
     "LLMRequest",
     "Output",

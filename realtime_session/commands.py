@@ -60,3 +60,15 @@ class ConfigureTurnDetection(Command):
     """The session's turn detection changed (``None``: manual turns)."""
 
     turn_detection: dict[str, Any] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class ArmIdleTimer(Command):
+    """Start (or restart) the ``idle_timeout_ms`` timer; on expiry call ``on_idle_timeout``."""
+
+    timeout_ms: int
+
+
+@dataclass(frozen=True)
+class DisarmIdleTimer(Command):
+    """Stop the idle timer (the user started speaking)."""

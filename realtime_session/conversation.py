@@ -54,9 +54,7 @@ class ItemRecord:
 
 def item_not_found(item_id: str, param: str = "item_id") -> ProtocolError:
     """The error for an id that names no item in the conversation."""
-    return ProtocolError(
-        "item_not_found", f"Item with item_id not found: {item_id}", param=param
-    )
+    return ProtocolError("item_not_found", f"Item with item_id not found: {item_id}", param=param)
 
 
 class Conversation:

@@ -8,8 +8,9 @@ call output 1), and closes everything exactly once: completed, cancelled, incomp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from audio_utils import AudioFormat, encode_base64_audio
 from protocol import new_id
@@ -116,7 +117,11 @@ class Response:
         events = self._open_message()
         self._text += delta
         self._output_text_tokens += 1
-        kind = "response.output_audio_transcript.delta" if self.audio_out else "response.output_text.delta"
+        kind = (
+            "response.output_audio_transcript.delta"
+            if self.audio_out
+            else "response.output_text.delta"
+        )
         events.append(server_event(kind, **self._part_ref(), delta=delta))
         return events
 
@@ -195,11 +200,17 @@ class Response:
 
     def _add_output(self, record: ItemRecord) -> Events:
         self.output.append(record)
-        events = [server_event("response.output_item.added", **self._item_ref(record), item=record.public())]
+        events = [
+            server_event(
+                "response.output_item.added", **self._item_ref(record), item=record.public()
+            )
+        ]
         if self.options.in_conversation:
             previous = self.add_to_conversation(record)
             events.append(
-                server_event("conversation.item.added", previous_item_id=previous, item=record.public())
+                server_event(
+                    "conversation.item.added", previous_item_id=previous, item=record.public()
+                )
             )
         return events
 
@@ -208,7 +219,11 @@ class Response:
         events = []
         if self.options.in_conversation:
             events.append(server_event("conversation.item.done", item=record.public()))
-        events.append(server_event("response.output_item.done", **self._item_ref(record), item=record.public()))
+        events.append(
+            server_event(
+                "response.output_item.done", **self._item_ref(record), item=record.public()
+            )
+        )
         return events
 
     def _open_message(self) -> Events:
@@ -224,7 +239,9 @@ class Response:
         }
         self._message = ItemRecord(item=item)
         events = self._add_output(self._message)
-        part = {"type": "audio", "transcript": ""} if self.audio_out else {"type": "text", "text": ""}
+        part = (
+            {"type": "audio", "transcript": ""} if self.audio_out else {"type": "text", "text": ""}
+        )
         events.append(server_event("response.content_part.added", **self._part_ref(), part=part))
         return events
 
@@ -266,9 +283,13 @@ class Response:
         record = ItemRecord(item=item)
         events = self._add_output(record)
         ref = {**self._item_ref(record), "item_id": record.id, "call_id": call_id}
-        events.append(server_event("response.function_call_arguments.delta", **ref, delta=arguments))
         events.append(
-            server_event("response.function_call_arguments.done", **ref, name=name, arguments=arguments)
+            server_event("response.function_call_arguments.delta", **ref, delta=arguments)
+        )
+        events.append(
+            server_event(
+                "response.function_call_arguments.done", **ref, name=name, arguments=arguments
+            )
         )
         item["arguments"] = arguments
         return events + self._finish_item(record, "completed")

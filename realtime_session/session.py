@@ -10,27 +10,42 @@ pipeline adapter.
 from __future__ import annotations
 
 import copy
-from typing import Any, Union
+from dataclasses import dataclass
+from typing import Any
 
 from audio_utils import AudioFormat, decode_base64_audio
 from protocol import ProtocolError, new_id
 from protocol.validation import parse_client_event
 from realtime_session.commands import (
+    ArmIdleTimer,
     CancelResponse,
     Command,
     ConfigureTurnDetection,
+    DisarmIdleTimer,
     FeedAudio,
     StartResponse,
     TranscribeAudio,
 )
 from realtime_session.conversation import Conversation, ItemRecord, item_not_found
 from realtime_session.events import server_event
+from realtime_session.input_buffer import InputAudioBuffer
 from realtime_session.llm_context import LLMRequest, build_messages, estimate_tokens_of
 from realtime_session.response import Response, ResponseOptions
 from realtime_session.session_config import SessionConfig
 
-Output = Union[dict[str, Any], Command]
+Output = dict[str, Any] | Command
 MIN_COMMIT_MS = 100
+DEFAULT_PREFIX_PADDING_MS = 300
+IDLE_BUFFER_MARGIN_MS = 1000
+"""How much audio beyond the prefix padding is kept while nobody speaks (server VAD)."""
+
+
+@dataclass
+class _SpeechTurn:
+    """A user turn the VAD has opened and not yet closed."""
+
+    item_id: str
+    start_ms: float
 
 
 class RealtimeSession:
@@ -39,9 +54,9 @@ class RealtimeSession:
     def __init__(self, *, model: str = "gpt-realtime", session_type: str = "realtime") -> None:
         self.config = SessionConfig(model, session_type)
         self.conversation = Conversation()
-        self._buffer = bytearray()
-        self._audio_ms_total = 0.0
-        """Milliseconds of audio appended over the whole session (the VAD clock)."""
+        self.buffer = InputAudioBuffer(AudioFormat.from_session(self.config.input_format))
+        self._speech: _SpeechTurn | None = None
+        self._auto_response_pending = False
         self._responses: dict[str, Response] = {}
         self._active_default: Response | None = None
         self._voice_locked = False
@@ -79,7 +94,7 @@ class RealtimeSession:
     @property
     def audio_ms_total(self) -> float:
         """Milliseconds of input audio appended over the whole session."""
-        return self._audio_ms_total
+        return self.buffer.total_ms
 
     @property
     def input_format(self) -> AudioFormat:
@@ -93,14 +108,24 @@ class RealtimeSession:
         body = self.config.merged(update)
         self._check_session_body(body)
         self.config.apply(body)
+        self.buffer.set_format(self.input_format)
         outputs: list[Output] = [server_event("session.updated", session=self.config.to_dict())]
         if self.config.turn_detection != before["audio"]["input"]["turn_detection"]:
+            self._speech = None
             outputs.append(ConfigureTurnDetection(self.config.turn_detection))
+            idle_ms = self._idle_timeout_ms()
+            if idle_ms is not None and self._active_default is None:
+                outputs.append(ArmIdleTimer(idle_ms))
+            elif idle_ms is None:
+                outputs.append(DisarmIdleTimer())
         return outputs
 
     def _check_session_body(self, body: dict[str, Any]) -> None:
         """Semantic checks of a merged session body; raise to reject the update whole."""
-        if self._voice_locked and body.get("audio", {}).get("output", {}).get("voice") != self.config.voice:
+        if (
+            self._voice_locked
+            and body.get("audio", {}).get("output", {}).get("voice") != self.config.voice
+        ):
             raise ProtocolError(
                 "cannot_update_voice",
                 "Cannot update a conversation's voice if assistant audio is present.",
@@ -117,27 +142,28 @@ class RealtimeSession:
 
     def _on_input_audio_buffer_append(self, event: dict[str, Any]) -> list[Output]:
         audio = decode_base64_audio(event["audio"])
-        fmt = self.input_format
-        self._buffer += audio
-        self._audio_ms_total += fmt.duration_ms(len(audio))
-        if self.config.turn_detection is not None:
-            return [FeedAudio(audio, fmt)]
-        return []
+        self.buffer.append(audio)
+        if self.config.turn_detection is None:
+            return []
+        if self._speech is None:
+            # Nobody is speaking: keep only what a future turn's prefix padding could need.
+            self.buffer.keep_last(self._prefix_padding_ms() + IDLE_BUFFER_MARGIN_MS)
+        return [FeedAudio(audio, self.buffer.format)]
 
     def _on_input_audio_buffer_commit(self, event: dict[str, Any]) -> list[Output]:
-        fmt = self.input_format
-        buffered_ms = fmt.duration_ms(len(self._buffer))
+        buffered_ms = self.buffer.duration_ms
         if buffered_ms < MIN_COMMIT_MS:
             raise ProtocolError(
                 "input_audio_buffer_commit_empty",
                 "Error committing input audio buffer: buffer too small. Expected at least "
                 f"{MIN_COMMIT_MS}ms of audio, but buffer only has {buffered_ms:.2f}ms of audio.",
             )
-        audio = bytes(self._buffer)
-        self._buffer.clear()
-        return self.commit_audio(audio, fmt)
+        self._speech = None
+        return self.commit_audio(self.buffer.take_all(), self.buffer.format)
 
-    def commit_audio(self, audio: bytes, fmt: AudioFormat, item_id: str | None = None) -> list[Output]:
+    def commit_audio(
+        self, audio: bytes, fmt: AudioFormat, item_id: str | None = None
+    ) -> list[Output]:
         """Turn committed input audio into a user item (manual commit or end of a VAD turn)."""
         item = {
             "id": item_id or new_id("item"),
@@ -150,8 +176,12 @@ class RealtimeSession:
         record = ItemRecord(item=item, audio=audio, audio_format=fmt)
         previous = self.conversation.insert(record)
         outputs: list[Output] = [
-            server_event("input_audio_buffer.committed", item_id=record.id, previous_item_id=previous),
-            server_event("conversation.item.added", previous_item_id=previous, item=record.public()),
+            server_event(
+                "input_audio_buffer.committed", item_id=record.id, previous_item_id=previous
+            ),
+            server_event(
+                "conversation.item.added", previous_item_id=previous, item=record.public()
+            ),
             server_event("conversation.item.done", previous_item_id=previous, item=record.public()),
         ]
         outputs.append(self._transcribe(record))
@@ -160,11 +190,14 @@ class RealtimeSession:
     def _transcribe(self, record: ItemRecord) -> TranscribeAudio:
         assert record.audio is not None and record.audio_format is not None
         transcription = copy.deepcopy(self.config.transcription)
+        if transcription is None and self.config.type == "transcription":
+            transcription = {}  # a transcription session always reports its transcripts
         self._transcribed_with[record.id] = transcription
         return TranscribeAudio(record.id, record.audio, record.audio_format, transcription)
 
     def _on_input_audio_buffer_clear(self, event: dict[str, Any]) -> list[Output]:
-        self._buffer.clear()
+        self.buffer.clear()
+        self._speech = None
         return [server_event("input_audio_buffer.cleared")]
 
     def _on_output_audio_buffer_clear(self, event: dict[str, Any]) -> list[Output]:
@@ -185,7 +218,9 @@ class RealtimeSession:
         self.conversation.check_insert(record.id, previous_id)
         previous = self.conversation.insert(record, previous_id)
         outputs: list[Output] = [
-            server_event("conversation.item.added", previous_item_id=previous, item=record.public()),
+            server_event(
+                "conversation.item.added", previous_item_id=previous, item=record.public()
+            ),
             server_event("conversation.item.done", previous_item_id=previous, item=record.public()),
         ]
         if record.audio is not None:
@@ -374,9 +409,11 @@ class RealtimeSession:
         if response is None:
             return None
         options = response.options
-        context = options.context if options.context is not None else [
-            r for r in self.conversation.records() if r not in response.output
-        ]
+        context = (
+            options.context
+            if options.context is not None
+            else [r for r in self.conversation.records() if r not in response.output]
+        )
         messages = build_messages(options.instructions, context)
         response.usage_input_tokens = estimate_tokens_of(messages)
         tool_choice = options.tool_choice
@@ -428,7 +465,9 @@ class RealtimeSession:
             return []
         return self._retire(response, response.finish(usage))
 
-    def on_response_failed(self, response_id: str, message: str, code: str = "server_error") -> list[Output]:
+    def on_response_failed(
+        self, response_id: str, message: str, code: str = "server_error"
+    ) -> list[Output]:
         """The pipeline failed while generating a response."""
         response = self._responses.get(response_id)
         if response is None:
@@ -437,9 +476,95 @@ class RealtimeSession:
 
     def _retire(self, response: Response, events: list[dict[str, Any]]) -> list[Output]:
         self._responses.pop(response.id, None)
+        outputs: list[Output] = list(events)
         if self._active_default is response:
             self._active_default = None
-        return list(events)
+            if self._auto_response_pending:
+                # A VAD turn ended while this response was still running (interrupt_response
+                # false): its automatic response starts now.
+                self._auto_response_pending = False
+                outputs += self.create_response(self._response_options({}, True))
+            elif self._idle_timeout_ms() is not None:
+                outputs.append(ArmIdleTimer(self._idle_timeout_ms()))
+        return outputs
+
+    # --- turn detection signals ---------------------------------------------------------------------
+
+    def _turn_setting(self, key: str, default: Any = None) -> Any:
+        turn_detection = self.config.turn_detection or {}
+        return turn_detection.get(key, default)
+
+    def _prefix_padding_ms(self) -> float:
+        return float(self._turn_setting("prefix_padding_ms", DEFAULT_PREFIX_PADDING_MS))
+
+    def _idle_timeout_ms(self) -> int | None:
+        if self.config.type != "realtime":
+            return None
+        return self._turn_setting("idle_timeout_ms")
+
+    def on_speech_started(self, onset_ms: float) -> list[Output]:
+        """The VAD heard speech begin at ``onset_ms`` on the session audio clock."""
+        if self.config.turn_detection is None or self._speech is not None:
+            return []
+        start_ms = max(self.buffer.start_ms, onset_ms - self._prefix_padding_ms())
+        self._speech = _SpeechTurn(item_id=new_id("item"), start_ms=start_ms)
+        outputs: list[Output] = [
+            server_event(
+                "input_audio_buffer.speech_started",
+                audio_start_ms=int(start_ms),
+                item_id=self._speech.item_id,
+            ),
+            DisarmIdleTimer(),
+        ]
+        active = self._active_default
+        if active is not None and self._turn_setting("interrupt_response", True):
+            outputs += self.cancel_response(active.id, "turn_detected")
+        return outputs
+
+    def on_speech_stopped(self, end_ms: float) -> list[Output]:
+        """The VAD decided the turn ended; ``end_ms`` includes the silence window."""
+        speech = self._speech
+        if speech is None:
+            return []
+        self._speech = None
+        end_ms = min(end_ms, self.buffer.total_ms)
+        audio = self.buffer.take_range(speech.start_ms, end_ms)
+        outputs: list[Output] = [
+            server_event(
+                "input_audio_buffer.speech_stopped",
+                audio_end_ms=int(end_ms),
+                item_id=speech.item_id,
+            )
+        ]
+        outputs += self.commit_audio(audio, self.buffer.format, item_id=speech.item_id)
+        outputs += self._maybe_respond()
+        return outputs
+
+    def on_idle_timeout(self) -> list[Output]:
+        """Nobody spoke for ``idle_timeout_ms`` after the last response: commit and respond."""
+        if self._speech is not None or self._active_default is not None:
+            return []
+        item_id = new_id("item")
+        start_ms, end_ms = self.buffer.start_ms, self.buffer.total_ms
+        outputs: list[Output] = [
+            server_event(
+                "input_audio_buffer.timeout_triggered",
+                audio_start_ms=int(start_ms),
+                audio_end_ms=int(end_ms),
+                item_id=item_id,
+            )
+        ]
+        outputs += self.commit_audio(self.buffer.take_all(), self.buffer.format, item_id=item_id)
+        outputs += self.create_response(self._response_options({}, True))
+        return outputs
+
+    def _maybe_respond(self) -> list[Output]:
+        if self.config.type != "realtime" or not self._turn_setting("create_response", True):
+            return []
+        if self._active_default is not None:
+            self._auto_response_pending = True
+            return []
+        return self.create_response(self._response_options({}, True))
 
     def on_transcription_delta(self, item_id: str, delta: str) -> list[Output]:
         """A streaming STT produced part of an item's transcript."""
@@ -491,7 +616,12 @@ class RealtimeSession:
                 "conversation.item.input_audio_transcription.failed",
                 item_id=item_id,
                 content_index=0,
-                error={"type": "transcription_error", "code": "transcription_failed", "message": message, "param": None},
+                error={
+                    "type": "transcription_error",
+                    "code": "transcription_failed",
+                    "message": message,
+                    "param": None,
+                },
             )
         ]
 

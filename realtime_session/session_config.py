@@ -108,13 +108,19 @@ def _merge_into(target: dict[str, Any], update: dict[str, Any]) -> None:
     for key, value in update.items():
         if key == "turn_detection" and isinstance(value, dict):
             current = target.get(key)
-            if isinstance(current, dict) and current.get("type") == value.get("type", current["type"]):
+            if isinstance(current, dict) and current.get("type") == value.get(
+                "type", current["type"]
+            ):
                 current.update(value)
             else:
                 fresh = copy.deepcopy(TURN_DETECTION_DEFAULTS[value.get("type", "server_vad")])
                 fresh.update(value)
                 target[key] = fresh
-        elif isinstance(value, dict) and key not in _REPLACED_WHOLE and isinstance(target.get(key), dict):
+        elif (
+            isinstance(value, dict)
+            and key not in _REPLACED_WHOLE
+            and isinstance(target.get(key), dict)
+        ):
             _merge_into(target[key], value)
         else:
             target[key] = copy.deepcopy(value)

@@ -106,7 +106,9 @@ class RealtimeTestClient:
                 if event["type"] == kind:
                     return event
 
-    async def collect_until(self, kind: str, timeout: float = DEFAULT_TIMEOUT) -> list[dict[str, Any]]:
+    async def collect_until(
+        self, kind: str, timeout: float = DEFAULT_TIMEOUT
+    ) -> list[dict[str, Any]]:
         """All events up to and including the first of type ``kind``."""
         collected: list[dict[str, Any]] = []
         async with asyncio.timeout(timeout):
