@@ -25,6 +25,7 @@ from typing import Any
 from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.audio.filters.rnnoise_filter import RNNoiseFilter
 from pipecat.audio.utils import pcm_to_wav
 from pipecat.frames.frames import (
     ErrorFrame,
@@ -73,6 +74,7 @@ class _TurnInput:
 
     detector: TurnDetector
     origin_ms: float
+    noise_filter: RNNoiseFilter | None = None
     converter: InputAudioConverter | None = None
     converter_format: AudioFormat | None = None
 
@@ -220,7 +222,10 @@ class SessionPipeline:
         if turns.converter is None or turns.converter_format != command.audio_format:
             turns.converter = InputAudioConverter(command.audio_format, PIPELINE_IN_RATE)
             turns.converter_format = command.audio_format
-        events = await turns.detector.feed(turns.converter.convert(command.audio))
+        pcm = turns.converter.convert(command.audio)
+        if turns.noise_filter is not None:
+            pcm = await turns.noise_filter.filter(pcm)
+        events = await turns.detector.feed(pcm)
         for event in events:
             if self._turns is not turns:
                 return  # turn detection was reconfigured while we were analysing
@@ -245,6 +250,9 @@ class SessionPipeline:
     async def _transcribe(self, command: TranscribeAudio) -> None:
         fmt = command.audio_format
         pcm = resample(fmt.to_pcm16(command.audio), fmt.sample_rate, PIPELINE_IN_RATE)
+        noise_filter = await _noise_filter(command.noise_reduction)
+        if noise_filter is not None:
+            pcm = await noise_filter.filter(pcm)
         seconds = len(pcm) / 2 / PIPELINE_IN_RATE
         audio = pcm_to_wav(pcm, PIPELINE_IN_RATE) if self._stt.wants_wav_segments else pcm
         texts: list[str] = []
@@ -403,6 +411,19 @@ class SessionPipeline:
 async def _client_executed_tool(params: FunctionCallParams) -> None:
     """Tools run on the client: settle Pipecat's call at once, the client sends the output later."""
     await params.result_callback(None, properties=FunctionCallResultProperties(run_llm=False))
+
+
+async def _noise_filter(noise_reduction: dict[str, Any] | None) -> RNNoiseFilter | None:
+    """Pipecat's RNNoise filter for ``audio.input.noise_reduction`` (``None`` when it is off).
+
+    RNNoise has a single model, so ``near_field`` and ``far_field`` both get it: it removes
+    stationary and non-stationary background noise before VAD and transcription.
+    """
+    if noise_reduction is None:
+        return None
+    noise_filter = RNNoiseFilter()
+    await noise_filter.start(PIPELINE_IN_RATE)
+    return noise_filter
 
 
 def _setter(event: asyncio.Event) -> Callable[..., Awaitable[None]]:

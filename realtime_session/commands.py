@@ -45,6 +45,8 @@ class TranscribeAudio(Command):
     audio_format: AudioFormat
     transcription: dict[str, Any] | None = None
     """The session's ``audio.input.transcription`` at commit time; ``None``: no client events."""
+    noise_reduction: dict[str, Any] | None = None
+    """The session's ``audio.input.noise_reduction`` at commit time."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,10 @@ class FeedAudio(Command):
 
 @dataclass(frozen=True)
 class ConfigureTurnDetection(Command):
-    """The session's turn detection changed (``None``: manual turns)."""
+    """The session's turn detection or noise reduction changed (``None``: off)."""
 
     turn_detection: dict[str, Any] | None = field(default=None)
+    noise_reduction: dict[str, Any] | None = field(default=None)
 
 
 @dataclass(frozen=True)

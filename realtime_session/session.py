@@ -67,8 +67,11 @@ class RealtimeSession:
     def start(self) -> list[Output]:
         """The events that open the session: ``session.created``."""
         outputs: list[Output] = [server_event("session.created", session=self.config.to_dict())]
-        outputs.append(ConfigureTurnDetection(self.config.turn_detection))
+        outputs.append(self._configure_input())
         return outputs
+
+    def _configure_input(self) -> ConfigureTurnDetection:
+        return ConfigureTurnDetection(self.config.turn_detection, self.config.noise_reduction)
 
     def handle_raw(self, raw: str | bytes) -> list[Output]:
         """Parse, validate and apply one WebSocket frame; bad input becomes an ``error`` event."""
@@ -110,9 +113,13 @@ class RealtimeSession:
         self.config.apply(body)
         self.buffer.set_format(self.input_format)
         outputs: list[Output] = [server_event("session.updated", session=self.config.to_dict())]
-        if self.config.turn_detection != before["audio"]["input"]["turn_detection"]:
+        input_before = before["audio"]["input"]
+        if (self.config.turn_detection, self.config.noise_reduction) != (
+            input_before["turn_detection"],
+            input_before["noise_reduction"],
+        ):
             self._speech = None
-            outputs.append(ConfigureTurnDetection(self.config.turn_detection))
+            outputs.append(self._configure_input())
             idle_ms = self._idle_timeout_ms()
             if idle_ms is not None and self._active_default is None:
                 outputs.append(ArmIdleTimer(idle_ms))
@@ -130,12 +137,6 @@ class RealtimeSession:
                 "cannot_update_voice",
                 "Cannot update a conversation's voice if assistant audio is present.",
                 param="session.audio.output.voice",
-            )
-        if body["audio"]["input"].get("noise_reduction") is not None:
-            raise ProtocolError(
-                "invalid_value",
-                "Noise reduction is not supported by this server yet; set it to null.",
-                param="session.audio.input.noise_reduction",
             )
 
     # --- input audio buffer -------------------------------------------------------------------
@@ -193,7 +194,13 @@ class RealtimeSession:
         if transcription is None and self.config.type == "transcription":
             transcription = {}  # a transcription session always reports its transcripts
         self._transcribed_with[record.id] = transcription
-        return TranscribeAudio(record.id, record.audio, record.audio_format, transcription)
+        return TranscribeAudio(
+            record.id,
+            record.audio,
+            record.audio_format,
+            transcription,
+            copy.deepcopy(self.config.noise_reduction),
+        )
 
     def _on_input_audio_buffer_clear(self, event: dict[str, Any]) -> list[Output]:
         self.buffer.clear()
