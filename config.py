@@ -21,8 +21,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on.")
     profile: Profile = Field(
         "mock",
-        description="Model profile: 'local' (offline models, the default) or 'mock' (deterministic, "
-        "instant, no weights; for tests and benchmarks).",
+        description="Model profile: 'local' (offline models) or 'mock' (deterministic, instant, "
+        "no weights; for tests and benchmarks).",
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     model_name: str = Field(

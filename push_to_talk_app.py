@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import math
 import os
 import sys
@@ -43,7 +44,7 @@ try:
     from textual.containers import Vertical
     from textual.reactive import reactive
     from textual.widgets import Footer, Header, RichLog, Static
-    from textual.worker import Worker
+    from textual.worker import Worker, WorkerCancelled, WorkerFailed
 except ImportError as missing:  # pragma: no cover - depends on the install
     raise SystemExit(
         f"push_to_talk_app.py needs the client extras ({missing.name} is missing): "
@@ -710,6 +711,7 @@ class RealtimeApp(App[None]):
         self._recorder: Worker[None] | None = None
         self._appended_ms = 0
         self._attempt = 0
+        self._handler_map = self._handlers()
         self._reset_conversation_state()
 
     def _reset_conversation_state(self) -> None:
@@ -853,7 +855,7 @@ class RealtimeApp(App[None]):
         kind = getattr(event, "type", None)
         if kind != "response.output_audio.delta":
             self.server_events.append(event)
-        handler = self._handlers().get(kind or "")
+        handler = self._handler_map.get(kind or "")
         if handler is not None:
             await handler(event)
 
@@ -1024,6 +1026,11 @@ class RealtimeApp(App[None]):
             self.notify("Not connected yet.", severity="warning")
             return
         await self.interrupt("you started talking")
+        try:
+            await self.source.start()
+        except AudioUnavailable as error:
+            self.notify(f"No microphone: {error}", severity="error")
+            return
         self.recording = True
         self._appended_ms = 0
         self.input_finished.clear()
@@ -1036,13 +1043,6 @@ class RealtimeApp(App[None]):
     async def _stream_input(self) -> None:
         """Read the source and append each chunk to the server's input buffer."""
         assert self.source is not None
-        try:
-            await self.source.start()
-        except AudioUnavailable as error:
-            self.recording = False
-            self.recorder.recording = False
-            self.notify(f"No microphone: {error}", severity="error")
-            return
         while (chunk := await self.source.read()) is not None:
             self.recorder.level_db = level_dbfs(chunk)
             audio = base64.b64encode(chunk).decode("ascii")
@@ -1066,9 +1066,10 @@ class RealtimeApp(App[None]):
         self.recorder.recording = False
         if self.source is not None:
             await self.source.stop()
-        if self._recorder is not None:
-            await self._recorder.wait()
-            self._recorder = None
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await recorder.wait()  # every chunk is sent before the commit
         if self.config.hands_free:
             return
         if self._appended_ms < MIN_COMMIT_MS:

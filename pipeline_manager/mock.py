@@ -81,7 +81,7 @@ def mock_reply(messages: list[dict[str, Any]], tools: list[str]) -> tuple[str, s
 
 
 class MockLLMService(LLMService):
-    """An LLM that echoes the user, calls a tool named in the user's text, and reports tool results."""
+    """An LLM that echoes the user, calls tools named in the user's text, reports tool results."""
 
     def __init__(self, *, token_delay_ms: float = 0.0, **kwargs: Any) -> None:
         settings = LLMSettings(

@@ -8,9 +8,9 @@ Two Pipecat workers run per session, under one runner:
   context is built from the conversation items when the response starts, text is reported as the
   LLM streams it and audio as soon as the TTS makes it (no real-time pacing, like the real API).
 
-Cancelling a response pushes an ``InterruptionFrame``, which makes every processor drop its in-flight
-work; the next response waits until the interruption has reached the sink, so no stale audio can leak
-into it.
+Cancelling a response pushes an ``InterruptionFrame``, which makes every processor drop its
+in-flight work; the next response waits until the interruption has reached the sink, so no stale
+audio can leak into it.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ class SessionPipeline:
     async def start(self) -> None:
         """Start the workers and wait until their pipelines are running."""
         started = [asyncio.Event(), asyncio.Event()]
-        for worker, event in zip((self._stt_worker, self._response_worker), started):
+        for worker, event in zip((self._stt_worker, self._response_worker), started, strict=True):
             worker.add_event_handler("on_pipeline_started", _setter(event))
             worker.add_event_handler("on_pipeline_error", self._on_pipeline_error)
         await self._runner.add_workers(self._stt_worker, self._response_worker)
@@ -213,7 +213,7 @@ class SessionPipeline:
         elif isinstance(command, DisarmIdleTimer):
             self._disarm_idle_timer()
 
-    # --- turn detection -----------------------------------------------------------------------------
+    # --- turn detection ---------------------------------------------------------------------------
 
     async def _feed_turn_detector(self, command: FeedAudio) -> None:
         turns = self._turns
@@ -245,7 +245,7 @@ class SessionPipeline:
             self._idle_timer.cancel()
         self._idle_timer = None
 
-    # --- transcription ------------------------------------------------------------------------------
+    # --- transcription ----------------------------------------------------------------------------
 
     async def _transcribe(self, command: TranscribeAudio) -> None:
         fmt = command.audio_format

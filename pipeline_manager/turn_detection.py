@@ -1,12 +1,12 @@
 """Turn detection: Silero VAD (server_vad) and Smart Turn v3 (semantic_vad), from the pipecat wheel.
 
-:class:`TurnDetector` is a plain object fed 16 kHz PCM16 that returns where speech started and where
-the turn ended, in milliseconds of the stream it was fed. It keeps the exact sample position of every
-decision, so ``audio_start_ms``/``audio_end_ms`` are exact on the session's audio clock:
+:class:`TurnDetector` is a plain object fed 16 kHz PCM16 that returns where speech started and
+where the turn ended, in milliseconds of the stream it was fed. It keeps the exact sample position
+of every decision, so ``audio_start_ms``/``audio_end_ms`` are exact on the session's audio clock:
 
-- onset = the first 32 ms window whose speech probability reached ``threshold`` in the run of windows
-  that confirmed speech (``MIN_SPEECH_MS`` of them); the protocol's ``audio_start_ms`` is the onset
-  minus ``prefix_padding_ms``;
+- onset = the first 32 ms window whose speech probability reached ``threshold`` in the run of
+  windows that confirmed speech (``MIN_SPEECH_MS`` of them); the protocol's ``audio_start_ms`` is
+  the onset minus ``prefix_padding_ms``;
 - server_vad ends the turn after ``silence_duration_ms`` of non-speech; the end position includes
   that silence window;
 - semantic_vad asks Smart Turn v3 at each pause of ``SEMANTIC_PAUSE_MS`` whether the utterance is

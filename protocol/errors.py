@@ -1,7 +1,8 @@
 """OpenAI-shaped protocol errors.
 
-Every problem with a client event becomes a :class:`ProtocolError`, which knows how to render itself as
-the ``error`` server event the real API sends (PROTOCOL.md section 6). Errors never close the session.
+Every problem with a client event becomes a :class:`ProtocolError`, which knows how to render
+itself as the ``error`` server event the real API sends (PROTOCOL.md section 6). Errors never close
+the session.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from protocol.ids import new_id
 
 
 class ProtocolError(Exception):
-    """A client event that cannot be applied, described the way the OpenAI Realtime API describes it."""
+    """A client event that cannot be applied, described the way the OpenAI API describes it."""
 
     def __init__(
         self,

@@ -1,10 +1,10 @@
 """The sans-I/O Realtime session: client events and pipeline signals in, server events out.
 
-:class:`RealtimeSession` holds everything a connection owns (configuration, conversation, input audio
-buffer, responses) and no I/O at all. ``handle_raw``/``handle`` take client events; the ``on_*``
-methods take what the pipeline reports. Each returns a list whose entries are either server events
-(plain dicts, ready for ``json.dumps``) or :class:`~realtime_session.commands.Command` objects for the
-pipeline adapter.
+:class:`RealtimeSession` holds everything a connection owns (configuration, conversation, input
+audio buffer, responses) and no I/O at all. ``handle_raw``/``handle`` take client events; the
+``on_*`` methods take what the pipeline reports. Each returns a list whose entries are either server
+events (plain dicts, ready for ``json.dumps``) or :class:`~realtime_session.commands.Command`
+objects for the pipeline adapter.
 """
 
 from __future__ import annotations
@@ -301,7 +301,7 @@ class RealtimeSession:
         if end_ms > duration + 0.5:
             raise ProtocolError(
                 "invalid_value",
-                f"audio_end_ms ({end_ms}) is longer than the audio of the item ({duration:.0f} ms).",
+                f"audio_end_ms ({end_ms}) is longer than the item's audio ({duration:.0f} ms).",
                 param="audio_end_ms",
             )
         assert record.audio is not None and record.audio_format is not None
@@ -495,7 +495,7 @@ class RealtimeSession:
                 outputs.append(ArmIdleTimer(self._idle_timeout_ms()))
         return outputs
 
-    # --- turn detection signals ---------------------------------------------------------------------
+    # --- turn detection signals -------------------------------------------------------------------
 
     def _turn_setting(self, key: str, default: Any = None) -> Any:
         turn_detection = self.config.turn_detection or {}
@@ -634,7 +634,7 @@ class RealtimeSession:
 
 
 def _heard_prefix(text: str, fraction: float) -> str:
-    """The part of a reply the user heard, cut at a word boundary (audio is spoken at an even pace)."""
+    """The part of a reply the user heard, cut at a word boundary (speech has an even pace)."""
     if fraction >= 1.0:
         return text
     cut = int(len(text) * fraction)

@@ -37,8 +37,8 @@ def segments_ms(name: str) -> list[tuple[float, float]]:
 async def stream(client: Any, pcm: bytes, speed: float = 4.0) -> None:
     """Append ``pcm`` in 100 ms chunks at ``speed`` times real time (``0``: as fast as possible).
 
-    Pacing only matters for tests whose behaviour depends on wall-clock overlap (barge-in); the VAD's
-    timestamps are on the audio clock and do not depend on it.
+    Pacing only matters for tests whose behaviour depends on wall-clock overlap (barge-in); the
+    VAD's timestamps are on the audio clock and do not depend on it.
     """
     chunk = CHUNK_MS * BYTES_PER_MS
     for start in range(0, len(pcm), chunk):
