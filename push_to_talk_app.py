@@ -33,14 +33,14 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
 try:
     from openai import AsyncOpenAI
     from rich.text import Text
     from textual.app import App, ComposeResult
-    from textual.binding import Binding
+    from textual.binding import Binding, BindingType
     from textual.containers import Vertical
     from textual.reactive import reactive
     from textual.widgets import Footer, Header, RichLog, Static
@@ -73,7 +73,7 @@ class AudioUnavailable(RuntimeError):
 def load_sounddevice() -> Any:
     """Import ``sounddevice`` on demand, turning every failure into :class:`AudioUnavailable`."""
     try:
-        import sounddevice  # noqa: PLC0415 - optional dependency, imported lazily on purpose
+        import sounddevice  # optional: lazily
     except ImportError as error:
         raise AudioUnavailable(
             "the sounddevice package is not installed (pip install -r requirements-client.txt)"
@@ -131,14 +131,14 @@ def read_wav_pcm16(path: Path) -> bytes:
 
 def open_wav_writer(path: Path) -> wave.Wave_write:
     """A WAV writer for 24 kHz mono PCM16."""
-    writer = wave.open(str(path), "wb")
+    writer = wave.open(str(path), "wb")  # noqa: SIM115 - the sink owns and closes it
     writer.setnchannels(1)
     writer.setsampwidth(2)
     writer.setframerate(SAMPLE_RATE)
     return writer
 
 
-# --- audio input -----------------------------------------------------------------------------------
+# --- audio input ---------------------------------------------------------------------------------
 
 
 @runtime_checkable
@@ -158,7 +158,7 @@ class AudioSource(Protocol):
 
 
 class WavFileSource:
-    """"Speaks" a WAV file: 100 ms chunks, paced in real time unless ``realtime`` is false."""
+    """ "Speaks" a WAV file: 100 ms chunks, paced in real time unless ``realtime`` is false."""
 
     def __init__(self, path: Path, *, realtime: bool = True) -> None:
         self.name = f"file {path.name}"
@@ -260,8 +260,8 @@ class MicrophoneSource:
 
 def make_resampler(rate_in: int, rate_out: int) -> Callable[[bytes], bytes]:
     """A streaming PCM16 resampler (soxr, from the server requirements)."""
-    import numpy as np  # noqa: PLC0415
-    import soxr  # noqa: PLC0415
+    import numpy as np
+    import soxr
 
     stream = soxr.ResampleStream(rate_in, rate_out, 1, dtype="int16")
 
@@ -271,7 +271,7 @@ def make_resampler(rate_in: int, rate_out: int) -> Callable[[bytes], bytes]:
     return resample
 
 
-# --- audio output ----------------------------------------------------------------------------------
+# --- audio output --------------------------------------------------------------------------------
 
 
 @runtime_checkable
@@ -474,7 +474,7 @@ class WavFileSink(ClockedSink):
         self._writer.close()
 
 
-# --- configuration -----------------------------------------------------------------------------------
+# --- configuration -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -576,7 +576,7 @@ def describe_server_error(error: Any) -> str:
     return f"{text} ({', '.join(details)})" if details else text
 
 
-# --- event log (also what tests wait on) --------------------------------------------------------------
+# --- event log (also what tests wait on) ---------------------------------------------------------
 
 
 class EventLog:
@@ -608,7 +608,7 @@ class EventLog:
             return found
 
 
-# --- widgets ---------------------------------------------------------------------------------------
+# --- widgets -------------------------------------------------------------------------------------
 
 
 class StatusLine(Static):
@@ -668,7 +668,7 @@ class TurnText(Static):
         return text
 
 
-# --- the app ---------------------------------------------------------------------------------------
+# --- the app -------------------------------------------------------------------------------------
 
 
 class RealtimeApp(App[None]):
@@ -682,7 +682,7 @@ class RealtimeApp(App[None]):
     #user, #assistant { height: auto; }
     #history { border: round $primary-darken-2; padding: 0 1; }
     """
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("k", "talk", "Talk / send"),
         Binding("c", "interrupt", "Interrupt"),
         Binding("q", "quit", "Quit"),
@@ -758,7 +758,8 @@ class RealtimeApp(App[None]):
     def log_line(self, message: str, style: str = "") -> None:
         """Add a timestamped line to the history pane."""
         stamp = time.strftime("%H:%M:%S")
-        self.query_one("#history", RichLog).write(Text.assemble((f"{stamp} ", "dim"), (message, style)))
+        line = Text.assemble((f"{stamp} ", "dim"), (message, style))
+        self.query_one("#history", RichLog).write(line)
 
     async def on_mount(self) -> None:
         """Start the audio output, the connection loop and the playback display."""
@@ -798,7 +799,8 @@ class RealtimeApp(App[None]):
             reason = await self._serve_one_connection()
             self._attempt += 1
             delay = backoff_delay(self._attempt)
-            self._set_status("down", f"{reason}; retrying in {delay:.1f} s (attempt {self._attempt})")
+            retry = f"retrying in {delay:.1f} s (attempt {self._attempt})"
+            self._set_status("down", f"{reason}; {retry}")
             self.log_line(f"disconnected: {reason}; reconnecting in {delay:.1f} s", "yellow")
             await asyncio.sleep(delay)
 
@@ -1081,7 +1083,7 @@ class RealtimeApp(App[None]):
         await self.send({"type": "response.create"})
 
 
-# --- command line ------------------------------------------------------------------------------------
+# --- command line --------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None = None) -> ClientConfig:

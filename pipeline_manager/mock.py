@@ -64,19 +64,34 @@ class MockSTTService(SegmentedSTTService):
         yield TranscriptionFrame(text, "", time_now_iso8601(), finalized=True)
 
 
-def mock_reply(messages: list[dict[str, Any]], tools: list[str]) -> tuple[str, str | None]:
-    """The mock LLM's answer to a chat: ``(text, tool_name_or_None)``."""
+def mock_reply(
+    messages: list[dict[str, Any]], tools: list[str], tool_choice: Any = "auto"
+) -> tuple[str, str | None]:
+    """The mock LLM's answer to a chat: ``(text, tool_name_or_None)``.
+
+    ``tool_choice`` is honoured: ``none`` never calls a tool; ``auto`` calls a tool whose name is in
+    the user's text; ``required`` calls that tool or else the first one; a named function always
+    calls that function.
+    """
     last = messages[-1] if messages else None
     if last is not None and last.get("role") == "tool":
         return f"Tool result: {last.get('content', '')}", None
     user_text = next(
         (m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), None
     )
+    if tool_choice == "none" or not tools:
+        tools = []
+    elif isinstance(tool_choice, dict):
+        chosen = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
+        if chosen in tools:
+            return user_text or "", chosen
+    named = next((name for name in tools if user_text and name in user_text), None)
+    if named is None and tool_choice == "required" and tools:
+        named = tools[0]
+    if named is not None:
+        return user_text or "", named
     if user_text is None:
         return "Hello.", None
-    for name in tools:
-        if name and name in user_text:
-            return user_text, name
     return f"You said: {user_text}", None
 
 
@@ -111,8 +126,7 @@ class MockLLMService(LLMService):
     async def _respond(self, frame: LLMContextFrame) -> None:
         context = frame.context
         messages = [m for m in context.get_messages() if isinstance(m, dict)]
-        tool_names = _tool_names(context.tools, context.tool_choice)
-        text, tool = mock_reply(messages, tool_names)
+        text, tool = mock_reply(messages, _tool_names(context.tools), context.tool_choice)
         await self.push_frame(LLMFullResponseStartFrame())
         try:
             if tool is not None:
@@ -135,16 +149,10 @@ class MockLLMService(LLMService):
             await self.push_frame(LLMFullResponseEndFrame())
 
 
-def _tool_names(tools: Any, tool_choice: Any) -> list[str]:
-    """Function names the mock may call, honouring ``tool_choice``."""
-    if tool_choice == "none":
-        return []
+def _tool_names(tools: Any) -> list[str]:
+    """The function names advertised in a Pipecat ``ToolsSchema`` (or none)."""
     standard = getattr(tools, "standard_tools", None) or []
-    names = [getattr(t, "name", None) for t in standard]
-    if isinstance(tool_choice, dict):
-        chosen = (tool_choice.get("function") or {}).get("name")
-        return [n for n in names if n == chosen]
-    return [n for n in names if n]
+    return [name for name in (getattr(t, "name", None) for t in standard) if name]
 
 
 class MockTTSService(TTSService):

@@ -30,6 +30,7 @@ from realtime_session.conversation import Conversation, ItemRecord, item_not_fou
 from realtime_session.events import server_event
 from realtime_session.input_buffer import InputAudioBuffer
 from realtime_session.llm_context import LLMRequest, build_messages, estimate_tokens_of
+from realtime_session.rate_limits import RateLimitTracker
 from realtime_session.response import Response, ResponseOptions
 from realtime_session.session_config import SessionConfig
 
@@ -56,6 +57,7 @@ class RealtimeSession:
         self.conversation = Conversation()
         self.buffer = InputAudioBuffer(AudioFormat.from_session(self.config.input_format))
         self._speech: _SpeechTurn | None = None
+        self._rate_limits = RateLimitTracker()
         self._auto_response_pending = False
         self._responses: dict[str, Response] = {}
         self._active_default: Response | None = None
@@ -484,6 +486,9 @@ class RealtimeSession:
     def _retire(self, response: Response, events: list[dict[str, Any]]) -> list[Output]:
         self._responses.pop(response.id, None)
         outputs: list[Output] = list(events)
+        usage = events[-1]["response"]["usage"] if events else None
+        if usage:
+            outputs.append(self._rate_limits.record(usage["total_tokens"]))
         if self._active_default is response:
             self._active_default = None
             if self._auto_response_pending:

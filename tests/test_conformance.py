@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import ServerProcess, open_client
 from tests.helpers_audio import (
     BYTES_PER_MS,
+    b64,
     duration_ms,
     mock_reply_bytes,
     session_format,
@@ -47,7 +48,7 @@ def user_message(text: str) -> dict[str, Any]:
 
 
 async def add_user_text(rt: RealtimeTestClient, text: str, **extra: Any) -> dict[str, Any]:
-    """``conversation.item.create`` of a user text message; returns its ``conversation.item.done``."""
+    """Create a user text message; return its ``conversation.item.done``."""
     await rt.send({"type": "conversation.item.create", "item": user_message(text), **extra})
     added = await rt.next_event()
     assert added["type"] == "conversation.item.added", added
@@ -290,6 +291,21 @@ async def test_input_transcription_events(rt: RealtimeTestClient) -> None:
     )
 
 
+async def test_audio_item_create_is_transcribed_for_the_model(rt: RealtimeTestClient) -> None:
+    item = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_audio", "audio": b64(tone(400))}],
+    }
+    await rt.send({"type": "conversation.item.create", "item": item})
+    added = await rt.next_event()
+    assert added["type"] == "conversation.item.added"
+    assert "audio" not in added["item"]["content"][0]
+    assert (await rt.next_event())["type"] == "conversation.item.done"
+    events = await respond(rt, output_modalities=["text"])
+    assert reply_text(events) == "You said: audio of 400 ms"
+
+
 async def test_commit_under_100_ms(rt: RealtimeTestClient) -> None:
     await rt.update_session(audio=MANUAL_TURNS)
     await rt.send({"type": "input_audio_buffer.commit", "event_id": "evt_empty"})
@@ -350,11 +366,15 @@ async def test_cancel(slow_server: ServerProcess) -> None:
         assert done["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
         assert done["output"], "the open message must be in the output"
         assert all(item["status"] == "incomplete" for item in done["output"])
-        item_id = done["output"][0]["id"]
-        closing = [e for e in events if e.get("item_id") == item_id or "item" in e]
-        kinds = squashed(closing)
-        for kind in ("response.content_part.done", "response.output_item.done"):
-            assert kind in kinds, kinds
+        # Deltas already in flight may precede them; then every open part and item is closed.
+        assert squashed(events)[-6:] == [
+            "response.output_audio.done",
+            "response.output_audio_transcript.done",
+            "response.content_part.done",
+            "conversation.item.done",
+            "response.output_item.done",
+            "response.done",
+        ]
         item_done = next(e for e in events if e["type"] == "response.output_item.done")
         assert item_done["item"]["status"] == "incomplete"
         conv_done = next(e for e in events if e["type"] == "conversation.item.done")
@@ -472,6 +492,51 @@ async def test_out_of_band_input_references(rt: RealtimeTestClient) -> None:
 
     events = await respond(rt)
     assert reply_text(events) == "You said: second"
+
+
+async def test_function_call_round_trip(rt: RealtimeTestClient) -> None:
+    tool = {
+        "type": "function",
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": {"type": "object", "properties": {"text": {"type": "string"}}},
+    }
+    await rt.update_session(tools=[tool], **TEXT_ONLY)
+    await add_user_text(rt, "please get_weather now")
+    events = await respond(rt)
+    done = events[-1]["response"]
+    assert done["status"] == "completed"
+    calls = [item for item in done["output"] if item["type"] == "function_call"]
+    assert len(calls) == 1, done["output"]
+    call = calls[0]
+    assert call["name"] == "get_weather"
+    assert json.loads(call["arguments"]) == {"text": "please get_weather now"}
+    args_done = next(e for e in events if e["type"] == "response.function_call_arguments.done")
+    assert (args_done["call_id"], args_done["name"], args_done["arguments"]) == (
+        call["call_id"],
+        "get_weather",
+        call["arguments"],
+    )
+    assert args_done["item_id"] == call["id"]
+    # No response starts by itself after a function call.
+    output = {"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"}
+    await rt.send({"type": "conversation.item.create", "item": output})
+    added = await rt.next_event()
+    assert added["type"] == "conversation.item.added"
+    assert added["previous_item_id"] == call["id"]
+    assert (await rt.next_event())["type"] == "conversation.item.done"
+    assert reply_text(await respond(rt)) == "Tool result: sunny"
+
+
+async def test_max_output_tokens_ends_the_response_incomplete(rt: RealtimeTestClient) -> None:
+    await add_user_text(rt, "one two three four five six")
+    events = await respond(rt, max_output_tokens=2)
+    done = events[-1]["response"]
+    assert done["status"] == "incomplete"
+    assert done["status_details"]["reason"] == "max_output_tokens"
+    assert done["output"][0]["status"] == "incomplete"
+    assert len(audio_of(events)) <= mock_reply_bytes(reply_text(events))
+    await assert_turn_works(rt)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -702,6 +767,9 @@ async def _one_session_turn(base_url: str, index: int) -> None:
     async with open_client(base_url) as rt:
         text = f"hello number {index}"
         await add_user_text(rt, text)
+        events = await respond(rt, output_modalities=["text"])
+        assert reply_text(events) == f"You said: {text}"
+        assert not audio_of(events)
         events = await respond(rt)
         transcript = reply_text(events)
         assert transcript == f"You said: {text}"

