@@ -43,6 +43,29 @@ COMMIT_EMPTY = (
 # ------------------------------------------------------------------------------------------------
 
 
+# Optional events whose position is not fixed (PROTOCOL.md section 5); still validated, then skipped.
+OPTIONAL_EVENTS = {"rate_limits.updated"}
+
+
+async def next_event(rt: RealtimeTestClient) -> dict[str, Any]:
+    """The next server event that is not an optional one."""
+    async with asyncio.timeout(TURN_TIMEOUT):
+        while True:
+            event = await rt.next_event()
+            if event["type"] not in OPTIONAL_EVENTS:
+                return event
+
+
+async def expect_nothing(rt: RealtimeTestClient, within: float) -> None:
+    """Nothing but optional events arrives for ``within`` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            event = await next_event(rt)
+    except TimeoutError:
+        return
+    raise AssertionError(f"unexpected event {event}")
+
+
 def user_message(text: str) -> dict[str, Any]:
     return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
 
@@ -50,9 +73,9 @@ def user_message(text: str) -> dict[str, Any]:
 async def add_user_text(rt: RealtimeTestClient, text: str, **extra: Any) -> dict[str, Any]:
     """Create a user text message; return its ``conversation.item.done``."""
     await rt.send({"type": "conversation.item.create", "item": user_message(text), **extra})
-    added = await rt.next_event()
+    added = await next_event(rt)
     assert added["type"] == "conversation.item.added", added
-    done = await rt.next_event()
+    done = await next_event(rt)
     assert done["type"] == "conversation.item.done", done
     assert done["item"]["id"] == added["item"]["id"]
     return done
@@ -69,7 +92,7 @@ async def respond(rt: RealtimeTestClient, **response: Any) -> list[dict[str, Any
 
 async def expect_error(rt: RealtimeTestClient) -> dict[str, Any]:
     """The next event must be an ``error``; return its ``error`` object."""
-    event = await rt.next_event()
+    event = await next_event(rt)
     assert event["type"] == "error", event
     return event["error"]
 
@@ -268,7 +291,7 @@ async def test_manual_audio_commit(rt: RealtimeTestClient) -> None:
     committed, _added, _done = await commit(rt)
     assert committed["previous_item_id"] is None
     # A commit never starts a response by itself.
-    await rt.expect_no_event(0.2)
+    await expect_nothing(rt, 0.2)
     events = await respond(rt, output_modalities=["text"])
     assert reply_text(events) == "You said: audio of 1000 ms"
 
@@ -298,10 +321,10 @@ async def test_audio_item_create_is_transcribed_for_the_model(rt: RealtimeTestCl
         "content": [{"type": "input_audio", "audio": b64(tone(400))}],
     }
     await rt.send({"type": "conversation.item.create", "item": item})
-    added = await rt.next_event()
+    added = await next_event(rt)
     assert added["type"] == "conversation.item.added"
     assert "audio" not in added["item"]["content"][0]
-    assert (await rt.next_event())["type"] == "conversation.item.done"
+    assert (await next_event(rt))["type"] == "conversation.item.done"
     events = await respond(rt, output_modalities=["text"])
     assert reply_text(events) == "You said: audio of 400 ms"
 
@@ -321,7 +344,7 @@ async def test_commit_under_100_ms(rt: RealtimeTestClient) -> None:
     assert error["message"] == COMMIT_EMPTY.format(ms=50)
 
     await rt.send({"type": "input_audio_buffer.clear"})
-    assert (await rt.next_event())["type"] == "input_audio_buffer.cleared"
+    assert (await next_event(rt))["type"] == "input_audio_buffer.cleared"
     await append(rt, tone(100))
     await commit(rt)
     await assert_turn_works(rt)
@@ -443,7 +466,7 @@ async def test_out_of_band_response_while_default_is_active(slow_server: ServerP
         done: dict[str, dict[str, Any]] = {}
         async with asyncio.timeout(TURN_TIMEOUT):
             while len(done) < 2:
-                event = await rt.next_event()
+                event = await next_event(rt)
                 events.append(event)
                 if event["type"] == "response.done":
                     done[event["response"]["id"]] = event["response"]
@@ -521,10 +544,10 @@ async def test_function_call_round_trip(rt: RealtimeTestClient) -> None:
     # No response starts by itself after a function call.
     output = {"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"}
     await rt.send({"type": "conversation.item.create", "item": output})
-    added = await rt.next_event()
+    added = await next_event(rt)
     assert added["type"] == "conversation.item.added"
     assert added["previous_item_id"] == call["id"]
-    assert (await rt.next_event())["type"] == "conversation.item.done"
+    assert (await next_event(rt))["type"] == "conversation.item.done"
     assert reply_text(await respond(rt)) == "Tool result: sunny"
 
 
@@ -554,7 +577,7 @@ async def test_item_create_retrieve_delete(rt: RealtimeTestClient) -> None:
     assert root_done["previous_item_id"] is None
 
     await rt.send({"type": "conversation.item.retrieve", "item_id": a, "event_id": "evt_r"})
-    retrieved = await rt.next_event()
+    retrieved = await next_event(rt)
     assert retrieved["type"] == "conversation.item.retrieved"
     assert retrieved["item"]["id"] == a
     assert retrieved["item"]["content"] == [{"type": "input_text", "text": "alpha"}]
@@ -563,7 +586,7 @@ async def test_item_create_retrieve_delete(rt: RealtimeTestClient) -> None:
     assert reply_text(await respond(rt)) == "You said: beta"
 
     await rt.send({"type": "conversation.item.delete", "item_id": b})
-    deleted = await rt.next_event()
+    deleted = await next_event(rt)
     assert deleted["type"] == "conversation.item.deleted"
     assert deleted["item_id"] == b
     # Order is zeta, alpha, gamma, (reply): the last user message is gamma.
@@ -630,7 +653,7 @@ async def test_truncate(rt: RealtimeTestClient) -> None:
             "audio_end_ms": 100,
         }
     )
-    truncated = await rt.next_event()
+    truncated = await next_event(rt)
     assert truncated["type"] == "conversation.item.truncated"
     assert (truncated["item_id"], truncated["content_index"], truncated["audio_end_ms"]) == (
         item_id,
@@ -723,7 +746,7 @@ async def test_protocol_error_then_normal_turn(
     rt: RealtimeTestClient, frame: str | bytes | dict[str, Any], code: str, param: str | None
 ) -> None:
     await rt.send_raw(json.dumps(frame) if isinstance(frame, dict) else frame)
-    event = await rt.next_event()
+    event = await next_event(rt)
     assert event["type"] == "error", event
     error = event["error"]
     assert error["type"] == "invalid_request_error"
@@ -744,7 +767,7 @@ async def test_error_event_id_echo(rt: RealtimeTestClient) -> None:
             }
         )
     )
-    event = await rt.next_event()
+    event = await next_event(rt)
     assert event["type"] == "error"
     assert event["error"]["event_id"] == "evt_client_42"
     assert event["event_id"] != "evt_client_42"

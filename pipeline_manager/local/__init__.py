@@ -7,6 +7,8 @@ Typical use::
     models = get_local_models()  # once per process (blocking, ~2-3 s)
     stt, llm, tts = create_stt(models), create_llm(models), create_tts(models)  # per session
 
+or, for ``pipeline_manager.services.create_service_factory``, ``create_local_factory(settings)``.
+
 ``models`` is imported eagerly (it only needs the standard library and loguru until the
 models are loaded); ``services`` imports Pipecat, faster-whisper and Piper, so it is
 imported on first access.
@@ -24,6 +26,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
+    from .factory import LocalServiceFactory, create_local_factory
     from .services import (
         LlamaCppLLMService,
         LlamaCppLLMSettings,
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
         create_tts,
     )
 
+_FACTORY_NAMES = {"LocalServiceFactory", "create_local_factory"}
 _SERVICE_NAMES = {
     "LlamaCppLLMService",
     "LlamaCppLLMSettings",
@@ -51,10 +55,12 @@ __all__ = [
     "LocalModels",
     "LocalModelsConfig",
     "LocalPiperTTSService",
+    "LocalServiceFactory",
     "LocalWhisperSTTService",
     "ModelChecksumError",
     "ModelNotFoundError",
     "create_llm",
+    "create_local_factory",
     "create_stt",
     "create_tts",
     "get_local_models",
@@ -63,6 +69,10 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """Import the service classes lazily (they pull in Pipecat and the model runtimes)."""
+    if name in _FACTORY_NAMES:
+        from . import factory
+
+        return getattr(factory, name)
     if name in _SERVICE_NAMES:
         from . import services
 

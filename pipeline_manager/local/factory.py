@@ -1,0 +1,68 @@
+"""The "local" profile's service factory (``pipeline_manager.services.ServiceFactory``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipecat.services.llm_service import LLMService
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
+
+from .models import LocalModels, LocalModelsConfig, get_local_models
+from .services import create_llm, create_stt, create_tts
+
+
+class LocalServiceFactory:
+    """Makes per-session services around the process-wide :class:`LocalModels`.
+
+    Parameters:
+        name: The profile name, ``"local"``.
+        models: The shared models every service created here wraps.
+    """
+
+    name = "local"
+
+    def __init__(self, models: LocalModels) -> None:
+        """Initialize the factory.
+
+        Args:
+            models: The loaded, shared models.
+        """
+        self.models = models
+
+    def create_stt(self) -> STTService:
+        """A Whisper STT service for one session (English: the packaged model is tiny.en)."""
+        return create_stt(self.models)
+
+    def create_llm(self) -> LLMService:
+        """A llama.cpp LLM service for one session."""
+        return create_llm(self.models)
+
+    def create_tts(self) -> TTSService:
+        """A Piper TTS service for one session."""
+        return create_tts(self.models)
+
+    def describe(self) -> dict[str, str]:
+        """The models behind each stage, for ``/health`` and ``/v1/models``."""
+        return {
+            "stt": f"{self.models.whisper_name} (faster-whisper int8)",
+            "llm": f"{self.models.llm_name} (llama.cpp)",
+            "tts": f"piper {self.models.piper_voice_name}",
+            "vad": "silero",
+        }
+
+
+def create_local_factory(
+    settings: Any = None, config: LocalModelsConfig | None = None
+) -> LocalServiceFactory:
+    """Load the local models (once per process, blocking) and return the factory.
+
+    Args:
+        settings: The server settings (``config.Settings``); nothing in them concerns the
+            local models yet, accepted for the ``create_service_factory`` call.
+        config: Model loading options; defaults suit a 2-core CPU machine.
+
+    Returns:
+        A factory whose services all share the same model objects.
+    """
+    return LocalServiceFactory(get_local_models(config))
