@@ -576,11 +576,23 @@ def describe_server_error(error: Any) -> str:
     return f"{text} ({', '.join(details)})" if details else text
 
 
-# --- event log (also what tests wait on) ---------------------------------------------------------
+# --- event log (what tests wait on) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientEvent:
+    """Something that happened on the client's side, logged next to the server events.
+
+    Types: ``client.disconnected`` (detail: why), ``client.input_finished`` (the source ran dry).
+    """
+
+    type: str
+    detail: str = ""
 
 
 class EventLog:
-    """The most recent server events, with a way to await one that matches a predicate."""
+    """Recent events (server events except audio deltas, plus :class:`ClientEvent`), with a way
+    to await one that matches a predicate."""
 
     def __init__(self, limit: int = 2000) -> None:
         self.events: deque[Any] = deque(maxlen=limit)
@@ -705,9 +717,10 @@ class RealtimeApp(App[None]):
         self.connection: Any = None
         self.session_id: str | None = None
         self.recording = False
-        self.server_events = EventLog()
+        self.events = EventLog()
         self.sent_events: list[dict[str, Any]] = []
-        self.input_finished = asyncio.Event()
+        self.reconnect_initial_s = 0.5
+        self.reconnect_max_s = 8.0
         self._recorder: Worker[None] | None = None
         self._appended_ms = 0
         self._attempt = 0
@@ -798,10 +811,11 @@ class RealtimeApp(App[None]):
             self._set_status("connecting", f"to {self.config.display_url}")
             reason = await self._serve_one_connection()
             self._attempt += 1
-            delay = backoff_delay(self._attempt)
+            delay = backoff_delay(self._attempt, self.reconnect_initial_s, self.reconnect_max_s)
             retry = f"retrying in {delay:.1f} s (attempt {self._attempt})"
             self._set_status("down", f"{reason}; {retry}")
             self.log_line(f"disconnected: {reason}; reconnecting in {delay:.1f} s", "yellow")
+            self.events.append(ClientEvent("client.disconnected", reason))
             await asyncio.sleep(delay)
 
     async def _serve_one_connection(self) -> str:
@@ -856,7 +870,7 @@ class RealtimeApp(App[None]):
         """Update the UI and playback for one server event."""
         kind = getattr(event, "type", None)
         if kind != "response.output_audio.delta":
-            self.server_events.append(event)
+            self.events.append(event)
         handler = self._handler_map.get(kind or "")
         if handler is not None:
             await handler(event)
@@ -1035,7 +1049,6 @@ class RealtimeApp(App[None]):
             return
         self.recording = True
         self._appended_ms = 0
-        self.input_finished.clear()
         self.recorder.recording = True
         self.recorder.note = "K to send" if not self.config.hands_free else "K to mute"
         self.user_view.text = ""
@@ -1055,7 +1068,7 @@ class RealtimeApp(App[None]):
             self._on_input_exhausted()
 
     def _on_input_exhausted(self) -> None:
-        self.input_finished.set()
+        self.events.append(ClientEvent("client.input_finished", self.source.name if self.source else ""))
         if self.config.hands_free:
             self.recording = False
             self.recorder.recording = False
