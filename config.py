@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     response_timeout_s: float = Field(
         60.0, gt=0, description="A response that makes no progress for this long fails."
     )
+    debug_endpoints: bool = Field(
+        False, description="Serve GET /debug/stats (task count, memory) for leak tests."
+    )
     transcription_timeout_s: float = Field(
         30.0, gt=0, description="Transcribing one item may take at most this long."
     )

@@ -7,18 +7,20 @@ Run ``python main.py [--host H] [--port P] [--profile mock|local] [--log-level L
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
 import os
 import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, HTTPException, WebSocket
 from loguru import logger
 
 from config import get_settings
 from pipeline_manager import create_service_factory
-from transport import RealtimeConnection, choose_subprotocol
+from transport import RealtimeConnection, choose_subprotocol, wants_beta
 
 
 @asynccontextmanager
@@ -68,6 +70,28 @@ async def list_models() -> dict[str, object]:
     }
 
 
+@app.get("/debug/stats", include_in_schema=False)
+async def debug_stats() -> dict[str, object]:
+    """Process figures for leak tests; only served when ``REALTIME_DEBUG_ENDPOINTS`` is on."""
+    if not app.state.settings.debug_endpoints:
+        raise HTTPException(status_code=404)
+    gc.collect()
+    return {
+        "tasks": len(asyncio.all_tasks()),
+        "rss_bytes": _rss_bytes(),
+        "active_sessions": len(app.state.connections),
+    }
+
+
+def _rss_bytes() -> int:
+    """Resident memory of this process (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
 @app.websocket("/v1/realtime")
 async def realtime(websocket: WebSocket) -> None:
     """One Realtime API session."""
@@ -82,6 +106,7 @@ async def realtime(websocket: WebSocket) -> None:
         settings,
         model=params.get("model") or settings.model_name,
         session_type=session_type,
+        beta=wants_beta(websocket.headers, offered),
     )
     app.state.connections.add(connection)
     try:

@@ -17,14 +17,25 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from config import Settings
 from pipeline_manager import ServiceFactory, SessionPipeline
+from protocol import ProtocolError
+from protocol.beta import BetaServerTranslator, parse_beta_client_event
 from realtime_session import Command, Output, RealtimeSession
 
 _CLOSE = object()
 
 
+BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
+
+
 def choose_subprotocol(offered: list[str]) -> str | None:
     """Browsers offer ``realtime`` (+ ``openai-insecure-api-key.<key>``): we must select it."""
     return "realtime" if "realtime" in offered else None
+
+
+def wants_beta(headers: Any, offered: list[str]) -> bool:
+    """Beta dialect: ``OpenAI-Beta: realtime=v1`` header or ``openai-beta.realtime-v1`` protocol."""
+    beta_header = headers.get("openai-beta", "")
+    return "realtime=v1" in beta_header.replace(" ", "") or BETA_SUBPROTOCOL in offered
 
 
 class RealtimeConnection:
@@ -38,9 +49,12 @@ class RealtimeConnection:
         *,
         model: str,
         session_type: str = "realtime",
+        beta: bool = False,
     ) -> None:
         self._ws = websocket
         self._settings = settings
+        # The beta dialect is translated at the edge: the core only ever sees GA events.
+        self._beta = BetaServerTranslator() if beta else None
         self.core = RealtimeSession(model=model, session_type=session_type)
         self.pipeline = SessionPipeline(services, self.core, self.dispatch, settings)
         self._outbox: asyncio.Queue[Any] = asyncio.Queue()
@@ -82,15 +96,26 @@ class RealtimeConnection:
             raw = message.get("text")
             if raw is None:
                 raw = message.get("bytes") or b""
-            await self.dispatch(self.core.handle_raw(raw))
+            await self.dispatch(self._handle(raw))
+
+    def _handle(self, raw: str | bytes) -> list[Output]:
+        if self._beta is None:
+            return self.core.handle_raw(raw)
+        try:
+            event = parse_beta_client_event(raw)
+        except ProtocolError as error:
+            return [error.to_event()]
+        return self.core.handle_raw(json.dumps(event))
 
     async def _write_loop(self) -> None:
         while True:
             event = await self._outbox.get()
             if event is _CLOSE or self._ws.application_state != WebSocketState.CONNECTED:
                 return
+            events = [event] if self._beta is None else self._beta.translate(event)
             try:
-                await self._ws.send_text(json.dumps(event, separators=(",", ":")))
+                for outgoing in events:
+                    await self._ws.send_text(json.dumps(outgoing, separators=(",", ":")))
             except Exception as exc:
                 logger.debug(f"send failed, dropping the rest of the session's events: {exc}")
                 return
