@@ -841,7 +841,8 @@ class RealtimeApp(App[None]):
             self.recorder.recording = False
             if self.source is not None:
                 await self.source.stop()
-        self.sink.stop()
+        # Audio already received still plays out (and is saved by a WAV sink on exit); only the
+        # bookkeeping for truncation goes, since the session it referred to is gone.
         self.session_id = None
         self.status.session_id = ""
         self._reset_conversation_state()
@@ -1068,12 +1069,13 @@ class RealtimeApp(App[None]):
             self._on_input_exhausted()
 
     def _on_input_exhausted(self) -> None:
-        self.events.append(ClientEvent("client.input_finished", self.source.name if self.source else ""))
+        name = self.source.name if self.source else "input"
+        self.events.append(ClientEvent("client.input_finished", name))
         if self.config.hands_free:
             self.recording = False
             self.recorder.recording = False
         else:
-            self.recorder.note = f"end of {self.source.name if self.source else 'input'}: K to send"
+            self.recorder.note = f"end of {name}: K to send"
 
     async def stop_recording(self) -> None:
         """Stop the source; in push-to-talk mode commit the turn and ask for a response."""

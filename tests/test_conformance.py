@@ -28,6 +28,8 @@ from tests.helpers_audio import (
 )
 from tests.realtime_client import RealtimeTestClient, audio_of, sdk_client, types_of
 
+pytestmark = pytest.mark.timeout(60)
+
 MANUAL_TURNS = {"input": {"turn_detection": None}}
 TEXT_ONLY = {"output_modalities": ["text"]}
 TURN_TIMEOUT = 10.0
@@ -43,7 +45,7 @@ COMMIT_EMPTY = (
 # ------------------------------------------------------------------------------------------------
 
 
-# Optional events whose position is not fixed (PROTOCOL.md section 5); still validated, then skipped.
+# Optional events whose position is not fixed (PROTOCOL.md section 5): validated, then skipped.
 OPTIONAL_EVENTS = {"rate_limits.updated"}
 
 
@@ -54,6 +56,11 @@ async def next_event(rt: RealtimeTestClient) -> dict[str, Any]:
             event = await rt.next_event()
             if event["type"] not in OPTIONAL_EVENTS:
                 return event
+
+
+def essential(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events without the optional ones."""
+    return [e for e in events if e["type"] not in OPTIONAL_EVENTS]
 
 
 async def expect_nothing(rt: RealtimeTestClient, within: float) -> None:
@@ -87,7 +94,7 @@ async def respond(rt: RealtimeTestClient, **response: Any) -> list[dict[str, Any
     if response:
         event["response"] = response
     await rt.send(event)
-    return await rt.collect_until("response.done", TURN_TIMEOUT)
+    return essential(await rt.collect_until("response.done", TURN_TIMEOUT))
 
 
 async def expect_error(rt: RealtimeTestClient) -> dict[str, Any]:
@@ -133,7 +140,7 @@ async def append(rt: RealtimeTestClient, audio: bytes, chunk_ms: int = 100, kind
 async def commit(rt: RealtimeTestClient) -> list[dict[str, Any]]:
     """``input_audio_buffer.commit``: committed, item added, item done (same item id)."""
     await rt.send({"type": "input_audio_buffer.commit"})
-    events = await rt.collect_until("conversation.item.done")
+    events = essential(await rt.collect_until("conversation.item.done"))
     assert types_of(events) == [
         "input_audio_buffer.committed",
         "conversation.item.added",
@@ -195,6 +202,10 @@ async def test_session_update_rules(rt: RealtimeTestClient) -> None:
     await rt.send({"type": "session.update", "session": {"type": "transcription"}})
     error = await expect_error(rt)
     assert error["param"] == "session.type"
+
+    # Nothing of the rejected updates was applied.
+    unchanged = (await rt.update_session())["session"]
+    assert unchanged == session
 
     session = (await rt.update_session(instructions="", audio=MANUAL_TURNS))["session"]
     assert session["instructions"] == ""
@@ -415,6 +426,28 @@ async def test_cancel(slow_server: ServerProcess) -> None:
         assert reply_text(follow_up) == "You said: ok"
 
 
+async def test_response_right_after_cancel_gets_no_stale_audio(slow_server: ServerProcess) -> None:
+    async with open_client(slow_server.base_url) as rt:
+        await add_user_text(rt, "one two three four five six seven eight")
+        await rt.send({"type": "response.create"})
+        first = (await rt.wait_for("response.created"))["response"]["id"]
+        await rt.wait_for("response.output_audio.delta")
+        # Cancel and ask again back to back, without waiting for the cancellation to land.
+        await rt.send({"type": "response.cancel"})
+        await rt.send({"type": "response.create"})
+        cancelled = await rt.collect_until("response.done")
+        assert cancelled[-1]["response"]["id"] == first
+        assert cancelled[-1]["response"]["status"] == "cancelled"
+        events = essential(await rt.collect_until("response.done", TURN_TIMEOUT))
+        second = events[-1]["response"]
+        assert second["id"] != first
+        assert second["status"] == "completed"
+        assert all(e.get("response_id") in (None, second["id"]) for e in events)
+        transcript = reply_text(events)
+        assert transcript == "You said: one two three four five six seven eight"
+        assert len(audio_of(events)) == mock_reply_bytes(transcript)
+
+
 async def test_cancel_with_nothing_active(rt: RealtimeTestClient) -> None:
     await rt.send({"type": "response.cancel", "event_id": "evt_c1"})
     error = await expect_error(rt)
@@ -559,7 +592,12 @@ async def test_max_output_tokens_ends_the_response_incomplete(rt: RealtimeTestCl
     assert done["status_details"]["reason"] == "max_output_tokens"
     assert done["output"][0]["status"] == "incomplete"
     assert len(audio_of(events)) <= mock_reply_bytes(reply_text(events))
-    await assert_turn_works(rt)
+    # The next (unlimited) response is whole, with exactly its own audio.
+    events = await respond(rt)
+    assert events[-1]["response"]["status"] == "completed"
+    transcript = reply_text(events)
+    assert transcript == "You said: one two three four five six"
+    assert len(audio_of(events)) == mock_reply_bytes(transcript)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -490,8 +490,16 @@ def test_session_update_clears_with_empty_and_null() -> None:
     assert produced[0]["session"]["audio"]["input"]["turn_detection"] is None
     assert [c.turn_detection for c in commands(produced, ConfigureTurnDetection)] == [None]
 
-    session = core.update(audio={"input": {"transcription": {"model": "whisper-1"}}})
+    session = core.update(
+        audio={
+            "input": {
+                "transcription": {"model": "whisper-1"},
+                "noise_reduction": {"type": "near_field"},
+            }
+        }
+    )
     assert session["audio"]["input"]["transcription"]["model"] == "whisper-1"
+    assert session["audio"]["input"]["noise_reduction"] == {"type": "near_field"}
     session = core.update(audio={"input": {"transcription": None, "noise_reduction": None}})
     assert session["audio"]["input"]["transcription"] is None
     assert session["audio"]["input"]["noise_reduction"] is None
@@ -867,6 +875,61 @@ def test_append_feeds_the_vad_only_when_turn_detection_is_on() -> None:
     produced = core.outputs("input_audio_buffer.append", audio=b64(tone(20)))
     assert [type(c) for c in produced] == [FeedAudio]
     assert produced[0].audio == tone(20)
+
+
+def _append_ms(core: Core, ms: int) -> None:
+    for _ in range(ms // 100):
+        core.outputs("input_audio_buffer.append", audio=b64(tone(100)))
+
+
+def test_vad_turn_audio_times_use_the_session_clock() -> None:
+    core = Core()
+    core.update(
+        output_modalities=["text"],
+        audio={"input": {"turn_detection": {"type": "server_vad", "prefix_padding_ms": 300}}},
+    )
+    _append_ms(core, 1000)
+    started = core.signal(core.session.on_speech_started(600))
+    assert types(started) == ["input_audio_buffer.speech_started"]
+    assert started[0]["audio_start_ms"] == 300  # onset minus prefix padding
+    item_id = started[0]["item_id"]
+    _append_ms(core, 1000)
+    outputs = core.session.on_speech_stopped(1800)
+    produced = core.signal(outputs)
+    assert types(produced) == [
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+        "response.created",
+    ]
+    assert produced[0]["audio_end_ms"] == 1800
+    assert produced[0]["item_id"] == produced[1]["item_id"] == item_id
+    assert produced[2]["item"]["id"] == item_id
+    (transcribe,) = commands(outputs, TranscribeAudio)
+    assert len(transcribe.audio) == (1800 - 300) * PCM_BYTES_PER_MS
+    (start,) = commands(outputs, StartResponse)
+    assert start.awaits_items == (item_id,)
+    core.done(start.response_id)
+
+    # The clock keeps growing across turns; the start never reaches before the buffer.
+    _append_ms(core, 1000)
+    assert core.session.audio_ms_total == 3000
+    started = core.signal(core.session.on_speech_started(1900))
+    assert started[0]["audio_start_ms"] == 1800
+    outputs = core.session.on_speech_stopped(2900)
+    assert core.signal(outputs)[0]["audio_end_ms"] == 2900
+    (transcribe,) = commands(outputs, TranscribeAudio)
+    assert len(transcribe.audio) == 1100 * PCM_BYTES_PER_MS
+
+    # Speech during a response interrupts it (barge-in).
+    (start,) = commands(outputs, StartResponse)
+    core.text(start.response_id, "You said")
+    produced = core.signal(core.session.on_speech_started(2950))
+    assert types(produced)[0] == "input_audio_buffer.speech_started"
+    done = produced[-1]["response"]
+    assert done["status"] == "cancelled"
+    assert done["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
 
 
 def test_transcription_events_only_when_asked() -> None:

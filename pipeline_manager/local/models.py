@@ -384,7 +384,8 @@ class LocalModels:
         )
         list(segments)  # the generator decodes lazily
         with self.llm_lock:
-            self.llm.create_completion("Hi", max_tokens=1)
+            # A chat completion, so the template's default system prompt is cached too.
+            self.llm.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=1)
         for _ in self.piper.synthesize("Hi."):
             pass
         self.load_times["warm_up"] = time.perf_counter() - t0
