@@ -116,6 +116,8 @@ class Response:
             return []
         events = self._open_message()
         self._text += delta
+        assert self._message is not None
+        self._message.extra["streamed_text"] = self._text
         self._output_text_tokens += 1
         kind = (
             "response.output_audio_transcript.delta"
@@ -238,6 +240,11 @@ class Response:
             "content": [],
         }
         self._message = ItemRecord(item=item)
+        if self.audio_out:
+            # The record shares the growing audio buffer, so the item can be truncated (or
+            # retrieved) while the response is still streaming.
+            self._message.audio = self._audio
+            self._message.audio_format = self.output_format
         events = self._add_output(self._message)
         part = (
             {"type": "audio", "transcript": ""} if self.audio_out else {"type": "text", "text": ""}
@@ -257,14 +264,16 @@ class Response:
                 server_event("response.output_audio_transcript.done", **ref, transcript=self._text)
             )
             part = {"type": "audio", "transcript": self._text}
-            record.item["content"] = [{"type": "output_audio", "transcript": self._text}]
-            record.audio = bytes(self._audio)
-            record.audio_format = self.output_format
+            if record.audio is self._audio:
+                record.item["content"] = [{"type": "output_audio", "transcript": self._text}]
+                record.audio = bytes(self._audio)
+                record.llm_text = self._text
+            # else: the client truncated the item mid-stream; its cut audio and text stand.
         else:
             events.append(server_event("response.output_text.done", **ref, text=self._text))
             part = {"type": "text", "text": self._text}
             record.item["content"] = [{"type": "output_text", "text": self._text}]
-        record.llm_text = self._text
+            record.llm_text = self._text
         events.append(server_event("response.content_part.done", **ref, part=part))
         events += self._finish_item(record, status)
         self._message = None

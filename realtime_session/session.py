@@ -308,8 +308,8 @@ class RealtimeSession:
             )
         assert record.audio is not None and record.audio_format is not None
         heard = min(1.0, end_ms / duration) if duration else 0.0
-        record.audio = record.audio[: record.audio_format.bytes_for_ms(end_ms)]
-        full_text = record.llm_text or ""
+        record.audio = bytes(record.audio[: record.audio_format.bytes_for_ms(end_ms)])
+        full_text = record.llm_text if record.llm_text is not None else _streamed_text(record)
         # The wire transcript is dropped like the real API does; the model keeps the heard part.
         record.llm_text = _heard_prefix(full_text, heard)
         item["content"] = [{"type": "output_audio", "transcript": ""}]
@@ -636,6 +636,11 @@ class RealtimeSession:
                 },
             )
         ]
+
+
+def _streamed_text(record: ItemRecord) -> str:
+    """The text an in-progress assistant item has streamed so far (held by its response)."""
+    return record.extra.get("streamed_text", "")
 
 
 def _heard_prefix(text: str, fraction: float) -> str:

@@ -1190,3 +1190,32 @@ def test_llm_context_excludes_the_responses_own_output() -> None:
     assert request is not None
     assert non_system(request.messages) == [{"role": "user", "content": "hello"}]
     core.done(response_id)
+
+
+def test_truncate_while_the_response_is_still_streaming() -> None:
+    """A client that stops playback mid-response can truncate the item before response.done."""
+    session = RealtimeSession()
+    session.handle_raw(json.dumps({"type": "response.create"}))
+    (response_id,) = session.active_response_ids
+    session.on_response_text(response_id, "one two three four")
+    events = session.on_response_audio(response_id, b"\x00" * 960 * 10)  # 200 ms
+    item_id = next(e["item_id"] for e in events if e["type"] == "response.output_audio.delta")
+    truncated = session.handle_raw(
+        json.dumps(
+            {
+                "type": "conversation.item.truncate",
+                "item_id": item_id,
+                "content_index": 0,
+                "audio_end_ms": 100,
+            }
+        )
+    )
+    assert [e["type"] for e in truncated] == ["conversation.item.truncated"]
+    session.on_response_audio(response_id, b"\x00" * 960 * 10)
+    session.on_response_done(response_id)
+    record = session.conversation.get(item_id)
+    assert record.audio_ms == 100
+    assert record.item["content"][0]["transcript"] == ""
+    assert (
+        record.llm_text == "one two three four"[: len("one two three four") // 2].rsplit(" ", 1)[0]
+    )
