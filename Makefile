@@ -4,20 +4,24 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: install install-dev run run-mock test lint format clean
+.PHONY: install install-dev install-client run run-mock test lint format clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(PIP) install -r requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-client.txt
+	$(PIP) install -r requirements-dev.txt -r requirements-client.txt
 	touch $@
 
 install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
+
+# The terminal client's extras (Textual, sounddevice); PortAudio itself comes from the OS.
+install-client: $(VENV)/.installed
+	$(PIP) install -r requirements-client.txt
 
 run: install
 	$(PY) main.py

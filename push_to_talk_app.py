@@ -61,6 +61,15 @@ DEFAULT_URL = "ws://localhost:8000/v1/realtime"
 DEFAULT_MODEL = "gpt-realtime"
 METER_CELLS = 24
 METER_FLOOR_DB = -60.0
+IDLE_HINT = "Press K to talk, C to interrupt, Q to quit"
+CLOSE_CODES = {
+    1001: "server going away",
+    1006: "connection dropped",
+    1011: "server error",
+    1012: "server restarting",
+    3000: "authentication failed",
+    4000: "invalid request",
+}
 
 
 # --- audio helpers -------------------------------------------------------------------------------
@@ -143,9 +152,14 @@ def open_wav_writer(path: Path) -> wave.Wave_write:
 
 @runtime_checkable
 class AudioSource(Protocol):
-    """Where the user's voice comes from: ``start``, then ``read`` chunks until ``None``."""
+    """Where the user's voice comes from: ``start``, then ``read`` chunks until ``None``.
+
+    ``live`` sources (a microphone) start listening by themselves in hands-free mode; a file
+    waits for K.
+    """
 
     name: str
+    live: bool
 
     async def start(self) -> None:
         """Begin capturing (raise :class:`AudioUnavailable` if that is impossible)."""
@@ -158,7 +172,10 @@ class AudioSource(Protocol):
 
 
 class WavFileSource:
-    """ "Speaks" a WAV file: 100 ms chunks, paced in real time unless ``realtime`` is false."""
+    """Speaks a WAV file as the user: 100 ms chunks, paced in real time unless ``realtime``
+    is false."""
+
+    live = False
 
     def __init__(self, path: Path, *, realtime: bool = True) -> None:
         self.name = f"file {path.name}"
@@ -203,6 +220,8 @@ class WavFileSource:
 
 class MicrophoneSource:
     """The default input device through sounddevice (resampled if it will not open at 24 kHz)."""
+
+    live = True
 
     def __init__(self, device: str | int | None = None) -> None:
         self.name = "microphone"
@@ -555,8 +574,9 @@ def describe_connection_error(error: BaseException) -> str:
     received = getattr(error, "rcvd", None)
     if received is not None or type(error).__name__.startswith("ConnectionClosed"):
         code = received.code if received is not None else 1006
-        reason = f": {received.reason}" if received is not None and received.reason else ""
-        return f"connection lost (close code {code}{reason})"
+        reason = received.reason if received is not None and received.reason else ""
+        meaning = reason or CLOSE_CODES.get(code, "")
+        return f"connection lost (close code {code}{': ' + meaning if meaning else ''})"
     if isinstance(error, ConnectionRefusedError):
         return "connection refused (is the server running?)"
     if isinstance(error, OSError):
@@ -583,7 +603,8 @@ def describe_server_error(error: Any) -> str:
 class ClientEvent:
     """Something that happened on the client's side, logged next to the server events.
 
-    Types: ``client.disconnected`` (detail: why), ``client.input_finished`` (the source ran dry).
+    Types: ``client.status`` (detail: what the status line says), ``client.disconnected``
+    (detail: why), ``client.input_finished`` (the source ran dry).
     """
 
     type: str
@@ -647,7 +668,7 @@ class RecordingIndicator(Static):
 
     recording = reactive(False)
     level_db = reactive(METER_FLOOR_DB)
-    note = reactive("Press K to talk, C to interrupt, Q to quit")
+    note = reactive(IDLE_HINT)
 
     def render(self) -> Text:
         """``🔴 REC ████░░░ -23 dB`` while recording, the hint otherwise."""
@@ -674,9 +695,9 @@ class TurnText(Static):
 
     def render(self) -> Text:
         """``You: …`` / ``Assistant: …`` (server text is never parsed as markup)."""
-        text = Text.assemble((f"{self.label}: ", self.label_style), self.text or "")
+        text = Text.assemble((f"{self.label}: ", self.label_style), self.text)
         if self.detail:
-            text.append(f"  {self.detail}", style="dim")
+            text.append(f"  {self.detail}" if self.text else self.detail, style="dim")
         return text
 
 
@@ -837,8 +858,7 @@ class RealtimeApp(App[None]):
 
     async def _on_disconnected(self) -> None:
         if self.recording:
-            self.recording = False
-            self.recorder.recording = False
+            self._set_recording(False)
             if self.source is not None:
                 await self.source.stop()
         # Audio already received still plays out (and is saved by a WAV sink on exit); only the
@@ -850,6 +870,7 @@ class RealtimeApp(App[None]):
     def _set_status(self, state: str, detail: str) -> None:
         self.status.state = state
         self.status.detail = detail
+        self.events.append(ClientEvent("client.status", f"{state}: {detail}"))
 
     async def send(self, event: dict[str, Any]) -> bool:
         """Send a client event if connected; ``False`` (and a log line) if it could not go out."""
@@ -868,13 +889,16 @@ class RealtimeApp(App[None]):
     # --- server events ----------------------------------------------------------------------
 
     async def handle_server_event(self, event: Any) -> None:
-        """Update the UI and playback for one server event."""
+        """Update the UI and playback for one server event, then log it (so a test that waits
+        for an event sees its effects)."""
         kind = getattr(event, "type", None)
-        if kind != "response.output_audio.delta":
-            self.events.append(event)
         handler = self._handler_map.get(kind or "")
-        if handler is not None:
-            await handler(event)
+        try:
+            if handler is not None:
+                await handler(event)
+        finally:
+            if kind != "response.output_audio.delta":
+                self.events.append(event)
 
     def _handlers(self) -> dict[str, Callable[[Any], Any]]:
         return {
@@ -896,19 +920,27 @@ class RealtimeApp(App[None]):
         }
 
     async def _on_session_created(self, event: Any) -> None:
+        if self._attempt:
+            self.log_line("reconnected: a new session (the old conversation is gone)", "green")
         self._attempt = 0
         self.session_id = event.session.id
         self.status.session_id = event.session.id or ""
-        self._set_status("connected", self.config.display_url)
+        self._set_status("connected", "")
         self.log_line(f"session {event.session.id} created", "green")
 
     async def _on_session_updated(self, event: Any) -> None:
         audio = getattr(event.session, "audio", None)
         voice = getattr(getattr(audio, "output", None), "voice", None)
         mode = "server VAD" if self.config.hands_free else "manual turns"
-        self._set_status("connected", f"{self.config.display_url} · {mode} · voice {voice}")
+        self._set_status("connected", f"{mode} · voice {voice}")
+        live = self.source is not None and self.source.live
+        if self.config.hands_free and live and not self.recording:
+            await self.start_recording()  # hands-free: listen from the start, K mutes
 
     async def _on_error(self, event: Any) -> None:
+        if getattr(event.error, "code", None) == "response_cancel_not_active":
+            self.log_line("(the response had already finished when we cancelled it)", "dim")
+            return  # a harmless race between our interrupt and the end of the response
         message = describe_server_error(event.error)
         self.log_line(f"server error: {message}", "bold red")
         self.notify(message, title="Server error", severity="error", timeout=6)
@@ -972,7 +1004,7 @@ class RealtimeApp(App[None]):
         if said:
             suffix = "" if status == "completed" else f"  [{status}]"
             self.log_line(f"Assistant: {said}{suffix}", "magenta")
-        if status != "completed":
+        if status != "completed" and not self.assistant_view.detail.startswith("[interrupted"):
             self.assistant_view.detail = f"[{status}]"
 
     async def _on_truncated(self, event: Any) -> None:
@@ -1042,16 +1074,15 @@ class RealtimeApp(App[None]):
         if self.connection is None or self.session_id is None:
             self.notify("Not connected yet.", severity="warning")
             return
-        await self.interrupt("you started talking")
+        if not self.config.hands_free:  # hands-free: unmuting is not speech; server VAD decides
+            await self.interrupt("you started talking")
         try:
             await self.source.start()
         except AudioUnavailable as error:
             self.notify(f"No microphone: {error}", severity="error")
             return
-        self.recording = True
         self._appended_ms = 0
-        self.recorder.recording = True
-        self.recorder.note = "K to send" if not self.config.hands_free else "K to mute"
+        self._set_recording(True, "K to mute" if self.config.hands_free else "K to send")
         self.user_view.text = ""
         self.user_view.detail = "(listening…)"
         self._recorder = self.run_worker(self._stream_input(), name="input", exit_on_error=False)
@@ -1072,15 +1103,18 @@ class RealtimeApp(App[None]):
         name = self.source.name if self.source else "input"
         self.events.append(ClientEvent("client.input_finished", name))
         if self.config.hands_free:
-            self.recording = False
-            self.recorder.recording = False
+            self._set_recording(False)
         else:
             self.recorder.note = f"end of {name}: K to send"
 
+    def _set_recording(self, on: bool, note: str = IDLE_HINT) -> None:
+        self.recording = on
+        self.recorder.recording = on
+        self.recorder.note = note
+
     async def stop_recording(self) -> None:
         """Stop the source; in push-to-talk mode commit the turn and ask for a response."""
-        self.recording = False
-        self.recorder.recording = False
+        self._set_recording(False)
         if self.source is not None:
             await self.source.stop()
         recorder, self._recorder = self._recorder, None

@@ -90,7 +90,7 @@ def read_wav_pcm16(path: Path) -> bytes:
             shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
             frames = wav.readframes(wav.getnframes())
     except (OSError, EOFError, wave.Error) as error:
-        raise StepFailed(f"cannot read {path}: {error}") from error
+        raise StepFailed(f"cannot read {path}: {error} (choose a clip with --wav FILE)") from error
     if shape != (SAMPLE_RATE, 1, 2):
         raise StepFailed(f"{path} must be 24 kHz mono 16-bit PCM, not {shape}")
     return frames
@@ -338,6 +338,8 @@ class Checker:
         """``session.created`` first, then a manual-turn ``session.update`` is applied."""
         assert self.session is not None
         created = await self.session.next_event()
+        if created["type"] == "error":
+            raise StepFailed(f"server error: {describe_error(created['error'])}")
         if created["type"] != "session.created":
             raise StepFailed(f"first event is {created['type']}, not session.created")
         transcription = {"model": "whisper-1"}
@@ -509,8 +511,8 @@ async def interactive(url: str, api_key: str | None, save_dir: Path | None, time
     except StepFailed as error:
         print(f"\nerror: {error}", file=sys.stderr)
         return 1
-    except OSError as error:
-        print(f"error: cannot connect to {url}: {error}", file=sys.stderr)
+    except Exception as error:  # refused, HTTP errors on upgrade, connection lost
+        print(f"\nerror: {url}: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     finally:
         await client.close()
