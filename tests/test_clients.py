@@ -44,7 +44,7 @@ if HAS_TEXTUAL:
 CLIP = AUDIO_DIR / "go_forward_human.wav"
 MS_PER_CHARACTER = 20  # the mock TTS
 BYTES_PER_MS = 48
-TIMEOUT = 10.0
+TIMEOUT = 20.0
 SUBPROCESS_TIMEOUT = 30.0
 
 

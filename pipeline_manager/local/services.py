@@ -214,6 +214,7 @@ class LlamaCppLLMService(LLMService):
         *,
         models: LocalModels,
         settings: LlamaCppLLMSettings | None = None,
+        max_prompt_tokens: int = 1024,
         **kwargs: Any,
     ):
         """Initialize the service.
@@ -222,6 +223,10 @@ class LlamaCppLLMService(LLMService):
             models: The shared models; ``models.llm`` is used, never copied.
             settings: Settings delta applied over the defaults (``max_tokens`` 256,
                 ``temperature`` 0.2, ``repeat_penalty`` 1.3, ...).
+            max_prompt_tokens: Older messages are dropped beyond this many prompt tokens.
+                Prompt evaluation runs at only ~150-300 tokens/s on 2 busy cores, and
+                llama.cpp reuses the evaluated prefix only while no other session has
+                used the model since, so long histories directly delay the first token.
             **kwargs: Passed to ``LLMService``.
         """
         merged = self.Settings(
@@ -243,6 +248,7 @@ class LlamaCppLLMService(LLMService):
             merged.apply_update(settings)
         super().__init__(settings=merged, **kwargs)
         self._models = models
+        self._max_prompt_tokens = max_prompt_tokens
         # Stop flag of the completion in flight, if any (one at a time per service).
         self._stop_event: threading.Event | None = None
         self._warned_tools = False
@@ -379,7 +385,7 @@ class LlamaCppLLMService(LLMService):
 
         def job() -> None:
             try:
-                _generate(self._models, messages, kwargs, stop, emit)
+                _generate(self._models, messages, kwargs, self._max_prompt_tokens, stop, emit)
             except BaseException as e:  # handed to the event loop, re-raised there
                 emit(e)
             finally:
@@ -453,35 +459,46 @@ def _to_llama_messages(messages: Any) -> list[dict[str, str]]:
 
 
 def _fit_to_context(
-    llm: Any, messages: list[dict[str, str]], max_tokens: int
+    llm: Any, messages: list[dict[str, str]], max_tokens: int, max_prompt_tokens: int
 ) -> list[dict[str, str]]:
-    """Drop the oldest non-system messages until prompt plus reply fit in the context.
+    """Shorten the conversation so the prompt fits the token budget.
 
-    Token counts are per-message estimates (content plus template overhead), which is
-    enough to avoid llama.cpp's "exceeds context window" error. Call with the lock held.
+    The budget is ``max_prompt_tokens``, and never more than the context window minus the
+    reply. The oldest non-system messages are dropped first; if the newest message alone
+    is still too long, only its end is kept. Token counts are per-message estimates
+    (content plus template overhead), enough to avoid llama.cpp's "exceeds context window"
+    error. Call with the lock held (it uses the model's tokenizer).
     """
     per_message_overhead = 6  # <|im_start|>role\n ... <|im_end|>\n
-    budget = llm.n_ctx() - max_tokens - 16
+    budget = min(max_prompt_tokens, llm.n_ctx() - max_tokens - 16)
 
-    def cost(m: dict[str, str]) -> int:
-        return len(llm.tokenize(m["content"].encode(), add_bos=False)) + per_message_overhead
+    def tokens(text: str) -> list[int]:
+        return llm.tokenize(text.encode(), add_bos=False, special=False)
 
-    costs = [cost(m) for m in messages]
+    costs = [len(tokens(m["content"])) + per_message_overhead for m in messages]
     kept = list(range(len(messages)))
     while sum(costs[i] for i in kept) > budget:
         droppable = [i for i in kept[:-1] if messages[i]["role"] != "system"]
         if not droppable:
             break
         kept.remove(droppable[0])
+    result = [dict(messages[i]) for i in kept]
+    excess = sum(costs[i] for i in kept) - budget
+    if excess > 0 and result:
+        last = tokens(result[-1]["content"])
+        keep = max(1, len(last) - excess)
+        result[-1]["content"] = llm.detokenize(last[-keep:]).decode("utf-8", errors="ignore")
+        logger.debug(f"Local LLM: kept the last {keep} tokens of an over-long message")
     if len(kept) < len(messages):
         logger.debug(f"Local LLM: dropped {len(messages) - len(kept)} old messages to fit")
-    return [messages[i] for i in kept]
+    return result
 
 
 def _generate(
     models: LocalModels,
     messages: list[dict[str, str]],
     kwargs: dict[str, Any],
+    max_prompt_tokens: int,
     stop: threading.Event,
     emit: Callable[[object], None],
 ) -> None:
@@ -490,7 +507,9 @@ def _generate(
         if stop.is_set():  # interrupted while waiting for the model
             return
         llm = models.llm
-        messages = _fit_to_context(llm, messages, int(kwargs.get("max_tokens") or 256))
+        messages = _fit_to_context(
+            llm, messages, int(kwargs.get("max_tokens") or 256), max_prompt_tokens
+        )
         stream = llm.create_chat_completion(messages=messages, stream=True, **kwargs)
         completion_tokens = 0
         try:
@@ -553,7 +572,8 @@ def create_llm(
     Args:
         models: The shared models.
         settings: Settings delta (``system_instruction``, ``max_tokens``, ...).
-        **kwargs: Passed to ``LLMService``.
+        **kwargs: Passed to :class:`LlamaCppLLMService` (e.g. ``max_prompt_tokens``) and on
+            to ``LLMService``.
 
     Returns:
         A new service wrapping ``models.llm``.
