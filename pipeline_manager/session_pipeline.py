@@ -397,15 +397,19 @@ class SessionPipeline:
                 )
             )
 
-    async def _on_pipeline_error(self, _worker: Any, frame: ErrorFrame) -> None:
-        logger.warning(f"pipeline error: {frame.error}")
+    async def _on_pipeline_error(self, worker: Any, frame: ErrorFrame) -> None:
+        """A service reported an error: the response being generated fails, the session goes on."""
+        logger.warning(f"pipeline error in {worker}: {frame.error}")
         current = self._live()
-        if current is not None and getattr(frame, "fatal", False):
-            current.cancelled = True
-            current.finished.set()
-            await self._dispatch(
-                self._core.on_response_failed(current.command.response_id, str(frame.error))
-            )
+        if current is None or worker is not self._response_worker:
+            return
+        current.cancelled = True
+        current.finished.set()
+        # Whatever the failed generation still has in flight must not leak into the next one.
+        await self._interrupt()
+        await self._dispatch(
+            self._core.on_response_failed(current.command.response_id, str(frame.error))
+        )
 
 
 async def _client_executed_tool(params: FunctionCallParams) -> None:

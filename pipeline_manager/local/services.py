@@ -190,8 +190,8 @@ _DONE = object()
 class LlamaCppLLMService(LLMService):
     """LLM service running chat completions on a shared in-process llama.cpp model.
 
-    On each ``LLMContextFrame`` it pushes ``LLMFullResponseStartFrame``, one
-    ``LLMTextFrame`` per generated token and ``LLMFullResponseEndFrame``, like Pipecat's
+    On each ``LLMContextFrame`` it pushes ``LLMFullResponseStartFrame``, an ``LLMTextFrame``
+    per streamed chunk (about one token) and ``LLMFullResponseEndFrame``, like Pipecat's
     OpenAI service. Messages come from the context through the OpenAI adapter; tools are
     not supported (the model is too small to call them) and are ignored.
 
@@ -249,8 +249,8 @@ class LlamaCppLLMService(LLMService):
         super().__init__(settings=merged, **kwargs)
         self._models = models
         self._max_prompt_tokens = max_prompt_tokens
-        # Stop flag of the completion in flight, if any (one at a time per service).
-        self._stop_event: threading.Event | None = None
+        # Stop flags of this service's in-pipeline completions still running.
+        self._stop_events: set[threading.Event] = set()
         self._warned_tools = False
 
     @property
@@ -301,8 +301,8 @@ class LlamaCppLLMService(LLMService):
         await super().cancel(frame)
 
     def _stop_generation(self) -> None:
-        if self._stop_event is not None:
-            self._stop_event.set()
+        for stop in self._stop_events:
+            stop.set()
 
     async def _messages(
         self, context: LLMContext, system_instruction: str | None
@@ -313,7 +313,8 @@ class LlamaCppLLMService(LLMService):
             system_instruction=system_instruction,
             convert_developer_to_user=True,
         )
-        if is_given(params.get("tools")) and params.get("tools") and not self._warned_tools:
+        # Absent tools are OpenAI's NOT_GIVEN, which is falsy.
+        if params.get("tools") and not self._warned_tools:
             self._warned_tools = True
             logger.warning(f"{self}: tools are not supported by the local LLM; ignoring them")
         return _to_llama_messages(params["messages"])
@@ -343,7 +344,8 @@ class LlamaCppLLMService(LLMService):
         t_first: float | None = None
         # aclosing: if this task is cancelled while pushing a token, the generator's
         # finally (which stops the worker thread) runs now rather than at GC time.
-        async with aclosing(self._stream(messages, self._completion_kwargs())) as stream:
+        stream_gen = self._stream(messages, self._completion_kwargs(), interruptible=True)
+        async with aclosing(stream_gen) as stream:
             async for item in stream:
                 if isinstance(item, LLMTokenUsage):
                     prompt_tokens = item.prompt_tokens
@@ -369,13 +371,18 @@ class LlamaCppLLMService(LLMService):
         )
 
     async def _stream(
-        self, messages: list[dict[str, str]], kwargs: dict[str, Any]
+        self, messages: list[dict[str, str]], kwargs: dict[str, Any], interruptible: bool = False
     ) -> AsyncGenerator[str | LLMTokenUsage, None]:
-        """Yield the completion's text pieces, then its token usage, from the worker."""
+        """Yield the completion's text pieces, then its token usage, from the worker.
+
+        With ``interruptible``, interruptions and the end of the pipeline stop it too
+        (besides cancellation of the consuming task, which always does).
+        """
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         stop = threading.Event()
-        self._stop_event = stop
+        if interruptible:
+            self._stop_events.add(stop)
 
         def emit(item: object) -> None:
             try:
@@ -405,8 +412,7 @@ class LlamaCppLLMService(LLMService):
             # token, or drop the job if it is still waiting for the model.
             stop.set()
             future.cancel()
-            if self._stop_event is stop:
-                self._stop_event = None
+            self._stop_events.discard(stop)
 
     async def run_inference(
         self,

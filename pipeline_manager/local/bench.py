@@ -1,0 +1,129 @@
+"""Measure the local models on this machine: ``python -m pipeline_manager.local.bench [wav]``.
+
+Reports each model's load time, resident memory after loading, Whisper's real-time factor
+on a clip, llama.cpp's time to first token and tokens per second, and Piper's time for a
+10-word sentence. The numbers are medians over a few runs; other processes on the machine
+skew them (on 2 cores one busy neighbour halves the LLM's speed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from .models import LocalModels, LocalModelsConfig, _vm_rss_mib
+
+DEFAULT_CLIP = Path(__file__).resolve().parents[3] / "shared" / "audio" / "go_forward_human.wav"
+TEN_WORDS = "The quick brown fox jumps over the lazy dog today."
+PROMPTS = (
+    "Hi! What is the capital of France?",
+    "Give me one tip for sleeping better.",
+    "Tell me something interesting about the ocean.",
+)
+
+
+def bench_stt(models: LocalModels, clip: Path, runs: int = 5) -> dict[str, float]:
+    """Transcribe ``clip`` (mono PCM16 WAV, any rate) as the STT service does."""
+    import soxr
+
+    with wave.open(str(clip)) as wav:
+        rate = wav.getframerate()
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+    audio = soxr.resample(pcm, rate, 16000).astype(np.float32) / 32768.0
+    duration = len(pcm) / rate
+    times = []
+    text = ""
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        segments, _ = models.whisper.transcribe(audio, language="en")
+        text = "".join(s.text for s in segments)
+        times.append(time.perf_counter() - t0)
+    secs = statistics.median(times)
+    print(f"STT  {clip.name} ({duration:.2f}s): {secs * 1000:.0f} ms, RTF {secs / duration:.3f}")
+    print(f"     transcript: {text.strip()!r}")
+    return {"stt_secs": secs, "stt_rtf": secs / duration}
+
+
+def bench_llm(models: LocalModels, max_tokens: int = 128) -> dict[str, float]:
+    """Stream completions with the service's default sampling settings."""
+    ttfts, rates = [], []
+    for prompt in PROMPTS:
+        with models.llm_lock:
+            t0 = time.perf_counter()
+            first = None
+            n = 0
+            for chunk in models.llm.create_chat_completion(
+                messages=[{"role": "user", "content": prompt}],
+                stream=True,
+                temperature=0.2,
+                repeat_penalty=1.3,
+                max_tokens=max_tokens,
+            ):
+                if chunk["choices"][0]["delta"].get("content"):
+                    n += 1
+                    if first is None:
+                        first = time.perf_counter()
+            end = time.perf_counter()
+        if first is None:
+            continue
+        ttfts.append(first - t0)
+        if n > 1:
+            rates.append((n - 1) / (end - first))
+        print(f"LLM  {n:3d} tokens, first {(first - t0) * 1000:.0f} ms, {rates[-1]:.0f} tok/s")
+    result = {"llm_ttft_secs": statistics.median(ttfts), "llm_tok_per_s": statistics.median(rates)}
+    print(
+        f"LLM  median: first token {result['llm_ttft_secs'] * 1000:.0f} ms, "
+        f"{result['llm_tok_per_s']:.0f} tok/s"
+    )
+    return result
+
+
+def bench_tts(models: LocalModels, runs: int = 5) -> dict[str, float]:
+    """Synthesise a 10-word sentence."""
+    times, firsts = [], []
+    samples = 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        first = None
+        samples = 0
+        for chunk in models.piper.synthesize(TEN_WORDS):
+            first = first or time.perf_counter()
+            samples += len(chunk.audio_int16_array)
+        times.append(time.perf_counter() - t0)
+        firsts.append((first or time.perf_counter()) - t0)
+    secs = statistics.median(times)
+    audio_secs = samples / models.piper_sample_rate
+    print(
+        f"TTS  10 words -> {audio_secs:.2f}s audio in {secs * 1000:.0f} ms "
+        f"(RTF {secs / audio_secs:.3f}, first chunk {statistics.median(firsts) * 1000:.0f} ms)"
+    )
+    return {"tts_secs": secs, "tts_rtf": secs / audio_secs}
+
+
+def main() -> None:
+    """Load the models and print the measurements."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("clip", nargs="?", type=Path, default=DEFAULT_CLIP)
+    parser.add_argument("--llm-threads", type=int, default=LocalModelsConfig.llm_n_threads)
+    args = parser.parse_args()
+
+    rss_before = _vm_rss_mib() or 0.0
+    models = LocalModels.load(LocalModelsConfig(llm_n_threads=args.llm_threads))
+    rss_after = _vm_rss_mib() or 0.0
+    for name, secs in models.load_times.items():
+        print(f"load {name:8s} {secs:.2f}s")
+    print(f"RSS  {rss_after:.0f} MiB after loading (+{rss_after - rss_before:.0f} MiB)")
+    bench_stt(models, args.clip)
+    bench_llm(models)
+    bench_tts(models)
+    print(f"RSS  {_vm_rss_mib() or 0.0:.0f} MiB after the benchmarks")
+    models.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""The local profile's offline models (pipeline_manager.local), run for real.
+
+The models load once for the module (about 3 s, ~550 MiB RSS); the whole file takes about
+10 s on 2 cores. Network connections to anything but loopback fail while these tests run, so
+a model that tries to download something fails the test instead of silently succeeding.
+Skipped when the local requirements (requirements-local.txt) are not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import re
+import socket
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+for _module in ("faster_whisper", "llama_cpp", "piper", "soxr"):
+    pytest.importorskip(_module)
+
+import soxr  # noqa: E402
+from pipecat.frames.frames import (  # noqa: E402
+    InputAudioRawFrame,
+    InterruptionFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    TTSSpeakFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.pipeline.worker import PipelineParams  # noqa: E402
+from pipecat.processors.aggregators.llm_context import LLMContext  # noqa: E402
+from pipecat.tests.utils import SleepFrame, run_test  # noqa: E402
+from pipecat.transcriptions.language import Language  # noqa: E402
+
+from pipeline_manager.local.models import (  # noqa: E402
+    LocalModels,
+    ModelChecksumError,
+    get_local_models,
+    verify_file,
+)
+from pipeline_manager.local.services import (  # noqa: E402
+    LlamaCppLLMService,
+    create_llm,
+    create_stt,
+    create_tts,
+)
+
+pytestmark = pytest.mark.local_models
+
+AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "audio"
+
+# Whisper writes numbers as digits ("10 meters"); the manifest spells them out.
+_NUMBER_WORDS = {
+    "0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six",
+    "7": "seven", "8": "eight", "9": "nine", "10": "ten", "11": "eleven", "12": "twelve",
+    "20": "twenty", "100": "hundred",
+}  # fmt: skip
+
+
+def _words(text: str) -> list[str]:
+    words = re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+    return [_NUMBER_WORDS.get(w, w) for w in words]
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word-level Levenshtein distance divided by the reference length."""
+    ref, hyp = _words(reference), _words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / max(1, len(ref))
+
+
+def _is_loopback(address: Any) -> bool:
+    if not isinstance(address, tuple):  # AF_UNIX paths
+        return True
+    host = str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def no_network() -> Iterator[list[Any]]:
+    """Refuse (and record) outgoing non-loopback connections while this module runs."""
+    attempts: list[Any] = []
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def connect(sock: socket.socket, address: Any) -> Any:
+        if not _is_loopback(address):
+            attempts.append(address)
+            raise OSError(f"network disabled in test_local_models: {address}")
+        return real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> Any:
+        if not _is_loopback(address):
+            attempts.append(address)
+            return 111  # ECONNREFUSED
+        return real_connect_ex(sock, address)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", connect)
+        mp.setattr(socket.socket, "connect_ex", connect_ex)
+        yield attempts
+
+
+@pytest.fixture(scope="module")
+def models(no_network: list[Any]) -> LocalModels:
+    """The process-wide local models, loaded once, with the network disabled."""
+    loaded = get_local_models()
+    assert not no_network, f"loading tried to reach the network: {no_network}"
+    return loaded
+
+
+def _read_clip(name: str) -> tuple[np.ndarray, int]:
+    with wave.open(str(AUDIO_DIR / name)) as wav:
+        assert wav.getnchannels() == 1 and wav.getsampwidth() == 2
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+        return pcm, wav.getframerate()
+
+
+def test_checksum_mismatch_raises(tmp_path: Path) -> None:
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"not the model")
+    with pytest.raises(ModelChecksumError, match="Checksum mismatch"):
+        verify_file(path, "0" * 64)
+
+
+def test_services_share_the_model_objects(models: LocalModels) -> None:
+    assert get_local_models() is models
+    stt_a, stt_b = create_stt(models), create_stt(models)
+    llm_a, llm_b = create_llm(models), create_llm(models)
+    tts_a, tts_b = create_tts(models), create_tts(models)
+    assert stt_a is not stt_b and llm_a is not llm_b and tts_a is not tts_b
+    assert stt_a._model is stt_b._model is models.whisper
+    assert llm_a.llm is llm_b.llm is models.llm
+    assert tts_a._voice is tts_b._voice is models.piper
+
+
+def test_english_only_model_rejects_other_languages(models: LocalModels) -> None:
+    assert not models.whisper_multilingual  # the packaged model is tiny.en
+    with pytest.raises(ValueError, match="cannot transcribe"):
+        create_stt(models, language=Language.FR)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("pipeline_rate", [16000, 24000])
+async def test_stt_transcribes_speech(models: LocalModels, pipeline_rate: int) -> None:
+    """At 24 kHz this also checks that the service resamples to Whisper's 16 kHz."""
+    pcm, rate = _read_clip("go_forward_human.wav")
+    pcm = soxr.resample(pcm, rate, pipeline_rate)
+    chunk = pipeline_rate // 50  # 20 ms frames, as a transport would send them
+    audio_frames = [
+        InputAudioRawFrame(audio=pcm[i : i + chunk].tobytes(), sample_rate=pipeline_rate,
+                           num_channels=1)
+        for i in range(0, len(pcm), chunk)
+    ]  # fmt: skip
+    down, _ = await run_test(
+        create_stt(models),
+        frames_to_send=[
+            VADUserStartedSpeakingFrame(),
+            *audio_frames,
+            VADUserStoppedSpeakingFrame(),
+        ],
+        pipeline_params=PipelineParams(audio_in_sample_rate=pipeline_rate),
+    )
+    text = " ".join(f.text for f in down if isinstance(f, TranscriptionFrame))
+    reference = json.loads((AUDIO_DIR / "manifest.json").read_text())["go_forward_human.wav"]
+    wer = word_error_rate(reference["transcript"], text)
+    assert wer <= 0.25, f"WER {wer:.0%}: {text!r} vs {reference['transcript']!r}"
+
+
+async def _max_loop_lag(stop: asyncio.Event) -> float:
+    """Largest delay of a 10 ms sleep on the event loop until ``stop`` is set."""
+    worst = 0.0
+    while not stop.is_set():
+        before = time.perf_counter()
+        await asyncio.sleep(0.01)
+        worst = max(worst, time.perf_counter() - before - 0.01)
+    return worst
+
+
+@pytest.mark.asyncio
+async def test_llm_streams_text_off_the_event_loop(models: LocalModels) -> None:
+    llm = create_llm(models, settings=LlamaCppLLMService.Settings(max_tokens=48))
+    context = LLMContext(
+        messages=[{"role": "user", "content": "Describe your favourite city in a few sentences."}]
+    )
+    stop = asyncio.Event()
+    lag = asyncio.create_task(_max_loop_lag(stop))
+    down, _ = await run_test(llm, frames_to_send=[LLMContextFrame(context)])
+    stop.set()
+    kinds = [type(f) for f in down]
+    assert LLMFullResponseStartFrame in kinds and LLMFullResponseEndFrame in kinds
+    start, end = kinds.index(LLMFullResponseStartFrame), kinds.index(LLMFullResponseEndFrame)
+    texts = [f.text for f in down[start:end] if isinstance(f, LLMTextFrame)]
+    assert "".join(texts).strip(), "the LLM produced no text"
+    assert len(texts) <= 48
+    # Generation (~0.5 s for 48 tokens) runs in the llama worker thread, so the event loop,
+    # which carries every session's audio, keeps running meanwhile.
+    assert await lag < 0.25
+
+
+@pytest.mark.asyncio
+async def test_llm_interruption_stops_generation(models: LocalModels) -> None:
+    llm = create_llm(models, settings=LlamaCppLLMService.Settings(max_tokens=1000))
+    context = LLMContext(
+        messages=[{"role": "user", "content": "Write a very long story about a dragon."}]
+    )
+    started = time.perf_counter()
+    down, _ = await run_test(
+        llm, frames_to_send=[LLMContextFrame(context), SleepFrame(0.3), InterruptionFrame()]
+    )
+    # The worker thread must have stopped and released the shared model promptly: it
+    # would otherwise hold it for the ~8 s that 1000 tokens take.
+    acquired = await asyncio.to_thread(models.llm_lock.acquire, timeout=1.0)
+    assert acquired, "the llama.cpp worker kept the model after the interruption"
+    models.llm_lock.release()
+    assert time.perf_counter() - started < 5.0
+    assert sum(isinstance(f, LLMTextFrame) for f in down) < 500
+
+
+@pytest.mark.asyncio
+async def test_tts_produces_speech(models: LocalModels) -> None:
+    assert models.piper_sample_rate == 22050
+    down, _ = await run_test(
+        create_tts(models),
+        frames_to_send=[TTSSpeakFrame("Hello there.")],
+        pipeline_params=PipelineParams(audio_out_sample_rate=24000),
+    )
+    audio_frames = [f for f in down if isinstance(f, TTSAudioRawFrame)]
+    assert audio_frames, "no audio"
+    assert {f.sample_rate for f in audio_frames} == {24000}  # resampled from 22.05 kHz
+    samples = np.frombuffer(b"".join(f.audio for f in audio_frames), dtype=np.int16)
+    seconds = len(samples) / 24000
+    assert 0.3 < seconds < 3.0, seconds
+    rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
+    assert rms > 300, f"audio is (nearly) silent: RMS {rms:.0f}"
