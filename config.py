@@ -6,10 +6,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Profile = Literal["mock", "local"]
+# Per-stage providers (see docs/providers.md); "default" uses the profile's model for the stage.
+STTProvider = Literal["default", "local", "mock", "openai", "deepgram"]
+LLMProvider = Literal["default", "local", "mock", "openai", "ollama"]
+TTSProvider = Literal["default", "local", "mock", "openai", "elevenlabs"]
 
 
 class Settings(BaseSettings):
@@ -40,6 +44,68 @@ class Settings(BaseSettings):
     transcription_timeout_s: float = Field(
         30.0, gt=0, description="Transcribing one item may take at most this long."
     )
+
+    # --- providers per stage (pipeline_manager/providers.py, docs/providers.md) ---------------
+    stt: STTProvider = Field(
+        "default",
+        description="Speech-to-text provider: default (the profile's), local, mock, openai "
+        "(any OpenAI-compatible /v1/audio/transcriptions), deepgram.",
+    )
+    llm: LLMProvider = Field(
+        "default",
+        description="Language model provider: default (the profile's), local, mock, openai "
+        "(any OpenAI-compatible /v1/chat/completions: OpenAI, vLLM, llama.cpp server, ...), "
+        "ollama.",
+    )
+    tts: TTSProvider = Field(
+        "default",
+        description="Text-to-speech provider: default (the profile's), local, mock, openai "
+        "(any OpenAI-compatible /v1/audio/speech), elevenlabs.",
+    )
+    llm_base_url: str | None = Field(
+        None, description="LLM endpoint base URL (e.g. http://localhost:8080/v1)."
+    )
+    llm_api_key: str | None = Field(None, description="LLM API key.")
+    llm_model: str | None = Field(None, description="LLM model name.")
+    stt_base_url: str | None = Field(None, description="STT endpoint base URL.")
+    stt_api_key: str | None = Field(None, description="STT API key.")
+    stt_model: str | None = Field(None, description="STT model name.")
+    tts_base_url: str | None = Field(None, description="TTS endpoint base URL.")
+    tts_api_key: str | None = Field(None, description="TTS API key.")
+    tts_model: str | None = Field(None, description="TTS model name.")
+    deepgram_api_key: str | None = Field(
+        None, description="Deepgram API key (REALTIME_STT=deepgram)."
+    )
+    elevenlabs_api_key: str | None = Field(
+        None, description="ElevenLabs API key (REALTIME_TTS=elevenlabs)."
+    )
+    elevenlabs_voice_id: str | None = Field(
+        None,
+        description="ElevenLabs voice id used for every session voice; unset: the table in "
+        "pipeline_manager/voices.py.",
+    )
+    provider_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Remote providers: a request that cannot connect, or goes this long without "
+        "receiving data, fails (connecting is bounded by at most 5 s).",
+    )
+    provider_max_retries: int = Field(
+        0,
+        ge=0,
+        le=5,
+        description="Remote providers: retries of a failed request (connection errors, 408, 429, "
+        "5xx). Each retry can take another REALTIME_PROVIDER_TIMEOUT_S.",
+    )
+
+    @field_validator("stt", "llm", "tts", mode="before")
+    @classmethod
+    def _stage_provider(cls, value: object) -> object:
+        """Accept any case and an empty value (meaning the profile's default)."""
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return value or "default"
+        return value if value is not None else "default"
 
 
 @lru_cache

@@ -22,6 +22,9 @@ from config import get_settings
 from pipeline_manager import create_service_factory
 from transport import RealtimeConnection, choose_subprotocol, wants_beta
 
+WS_MAX_SIZE = 32 * 1024 * 1024
+"""Largest WebSocket message accepted (use ``uvicorn --ws-max-size 33554432`` to match)."""
+
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -132,7 +135,14 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        # A 15 MiB audio append is ~21 MB of base64: uvicorn's 16 MiB default would cut it off.
+        ws_max_size=WS_MAX_SIZE,
+    )
 
 
 if __name__ == "__main__":

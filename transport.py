@@ -38,6 +38,11 @@ def wants_beta(headers: Any, offered: list[str]) -> bool:
     return "realtime=v1" in beta_header.replace(" ", "") or BETA_SUBPROTOCOL in offered
 
 
+def _to_json(event: dict[str, Any]) -> str:
+    """Compact, strictly valid JSON (no NaN/Infinity, which JSON does not have)."""
+    return json.dumps(event, separators=(",", ":"), allow_nan=False)
+
+
 class RealtimeConnection:
     """Drives one Realtime session over one accepted WebSocket."""
 
@@ -115,7 +120,7 @@ class RealtimeConnection:
             events = [event] if self._beta is None else self._beta.translate(event)
             try:
                 for outgoing in events:
-                    await self._ws.send_text(json.dumps(outgoing, separators=(",", ":")))
+                    await self._ws.send_text(_to_json(outgoing))
             except Exception as exc:
                 logger.debug(f"send failed, dropping the rest of the session's events: {exc}")
                 return

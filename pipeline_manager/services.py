@@ -65,8 +65,22 @@ class MockServiceFactory:
 
 
 def create_service_factory(settings: Settings) -> ServiceFactory:
-    """The factory for the configured profile (loading its models, for real profiles)."""
-    if settings.profile == "mock":
+    """The factory for the configured profile (loading its models, for real profiles).
+
+    When ``REALTIME_STT``/``REALTIME_LLM``/``REALTIME_TTS`` move a stage to another provider, a
+    :class:`pipeline_manager.providers.ProviderServiceFactory` composes the stages (and raises
+    ``ProviderConfigError`` if the configuration cannot work).
+    """
+    from pipeline_manager.providers import create_provider_factory, overrides_stages
+
+    if overrides_stages(settings):
+        return create_provider_factory(settings, lambda name: _profile_factory(settings, name))
+    return _profile_factory(settings, settings.profile)
+
+
+def _profile_factory(settings: Settings, profile: str) -> ServiceFactory:
+    """The factory of one profile, ``mock`` or ``local``."""
+    if profile == "mock":
         return MockServiceFactory(settings)
     from pipeline_manager.local import create_local_factory  # heavy imports only when used
 

@@ -29,16 +29,19 @@ from pipecat.audio.filters.rnnoise_filter import RNNoiseFilter
 from pipecat.audio.utils import pcm_to_wav
 from pipecat.frames.frames import (
     ErrorFrame,
+    Frame,
     FunctionCallResultProperties,
     InterruptionFrame,
     LLMConfigureOutputFrame,
     LLMContextFrame,
     TranscriptionFrame,
+    TTSUpdateSettingsFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.llm_service import FunctionCallParams
+from pipecat.services.settings import TTSSettings
 from pipecat.workers.runner import WorkerRunner
 
 from audio_utils import AudioFormat, InputAudioConverter, OutputAudioConverter, resample
@@ -106,6 +109,8 @@ class SessionPipeline:
         self._stt = services.create_stt()
         self._llm = services.create_llm()
         self._tts = services.create_tts()
+        # Maps the response's voice to the TTS's (pipeline_manager/voices.py); absent: one voice.
+        self._tts_voice: Callable[[str], str | None] | None = getattr(services, "tts_voice", None)
         self._llm.register_function(None, _client_executed_tool, cancel_on_interruption=True)
         self._llm.add_event_handler("on_function_calls_started", self._on_function_calls)
 
@@ -308,12 +313,14 @@ class SessionPipeline:
             generation.converter = OutputAudioConverter(command.output_format, PIPELINE_OUT_RATE)
         self._current = generation
         try:
-            await self._response_worker.queue_frames(
-                [
-                    LLMConfigureOutputFrame(skip_tts="audio" not in command.modalities),
-                    LLMContextFrame(_llm_context(request)),
-                ]
-            )
+            frames: list[Frame] = [
+                LLMConfigureOutputFrame(skip_tts="audio" not in command.modalities)
+            ]
+            voice = self._tts_voice(command.voice) if self._tts_voice is not None else None
+            if voice is not None:
+                frames.append(TTSUpdateSettingsFrame(delta=TTSSettings(voice=voice)))
+            frames.append(LLMContextFrame(_llm_context(request)))
+            await self._response_worker.queue_frames(frames)
             try:
                 await asyncio.wait_for(
                     generation.finished.wait(), self._settings.response_timeout_s

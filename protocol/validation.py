@@ -42,7 +42,9 @@ from typing import Any, Literal, NoReturn, Union
 import typing_extensions
 from openai.types.realtime import (
     realtime_audio_config_input_param,
+    realtime_audio_formats_param,
     realtime_conversation_item_assistant_message_param,
+    realtime_conversation_item_function_call_param,
     realtime_conversation_item_system_message_param,
     realtime_conversation_item_user_message_param,
     realtime_function_tool_param,
@@ -133,8 +135,20 @@ _REQUIRED_FIELDS: frozenset[tuple[type, str]] = frozenset(
         (realtime_conversation_item_assistant_message_param.Content, "type"),
         (realtime_conversation_item_system_message_param.Content, "type"),
         (realtime_function_tool_param.RealtimeFunctionToolParam, "name"),
+        # An audio format without its type would be guessed; a function call without call_id
+        # could never be answered by a function_call_output.
+        (realtime_audio_formats_param.AudioPCM, "type"),
+        (realtime_audio_formats_param.AudioPCMU, "type"),
+        (realtime_audio_formats_param.AudioPCMA, "type"),
+        (
+            realtime_conversation_item_function_call_param.RealtimeConversationItemFunctionCallParam,
+            "call_id",
+        ),
     }
 )
+MAX_NESTING_DEPTH = 64
+"""Deeper JSON is refused up front: nothing in the protocol nests that deep, and deep values would
+exhaust the stack of every later deep copy of the session."""
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
@@ -347,7 +361,7 @@ def _decode_frame(raw: str | bytes) -> dict[str, Any]:
             "invalid_event", "Expected a text WebSocket message; binary frames are not supported."
         )
     try:
-        data = json.loads(raw, parse_constant=_reject_constant)
+        data = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise _invalid_json(f"{exc.msg} at line {exc.lineno} column {exc.colno}.") from None
     except ValueError as exc:  # NaN / Infinity (not JSON), or an integer too long to convert
@@ -359,7 +373,35 @@ def _decode_frame(raw: str | bytes) -> dict[str, Any]:
             "invalid_type",
             f"Invalid event: expected a JSON object, but got {_json_type(data)} instead.",
         )
+    if _nesting_depth(data) > MAX_NESTING_DEPTH:
+        raise _invalid_json(f"Nesting deeper than {MAX_NESTING_DEPTH} levels is not supported.")
     return data
+
+
+def _nesting_depth(value: Any) -> int:
+    """The depth of nested arrays/objects, computed without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, dict):
+            children = current.values()
+        elif isinstance(current, list):
+            children = current
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a JSON number")
+    return value
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -560,6 +602,16 @@ def _check_response_create(event: dict[str, Any]) -> None:
 def _check_response_settings(settings: dict[str, Any], path: str) -> None:
     """``max_output_tokens`` and ``output_modalities``, shared by sessions and responses."""
     _check_range(settings, "max_output_tokens", path, minimum=1, maximum=4096)
+    for index, tool in enumerate(settings.get("tools") or []):
+        parameters = tool.get("parameters")
+        is_function = tool.get("type", "function") == "function"
+        if is_function and "parameters" in tool and not isinstance(parameters, dict):
+            raise ProtocolError(
+                "invalid_type",
+                f"Invalid type for '{path}.tools[{index}].parameters': expected an object, "
+                f"but got {_json_type(parameters)} instead.",
+                param=f"{path}.tools[{index}].parameters",
+            )
     modalities = settings.get("output_modalities")
     if modalities is not None and modalities not in (["audio"], ["text"]):
         raise ProtocolError(

@@ -13,6 +13,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from loguru import logger
+
 from audio_utils import AudioFormat, decode_base64_audio
 from protocol import ProtocolError, new_id
 from protocol.validation import parse_client_event
@@ -59,6 +61,7 @@ class RealtimeSession:
         self._speech: _SpeechTurn | None = None
         self._rate_limits = RateLimitTracker()
         self._auto_response_pending = False
+        self._idle_fired = False
         self._responses: dict[str, Response] = {}
         self._active_default: Response | None = None
         self._voice_locked = False
@@ -90,6 +93,16 @@ class RealtimeSession:
             return handler(event)
         except ProtocolError as error:
             return [error.with_event_id(event.get("event_id")).to_event()]
+        except Exception:  # a bug must cost one event, never the session
+            logger.exception(f"internal error handling {event['type']}")
+            return [
+                ProtocolError(
+                    "server_error",
+                    "The server had an error while processing your event.",
+                    event_id=event.get("event_id"),
+                    error_type="server_error",
+                ).to_event()
+            ]
 
     @property
     def active_response_ids(self) -> list[str]:
@@ -123,6 +136,7 @@ class RealtimeSession:
             self._speech = None
             outputs.append(self._configure_input())
             idle_ms = self._idle_timeout_ms()
+            self._idle_fired = False
             if idle_ms is not None and self._active_default is None:
                 outputs.append(ArmIdleTimer(idle_ms))
             elif idle_ms is None:
@@ -496,8 +510,10 @@ class RealtimeSession:
                 # false): its automatic response starts now.
                 self._auto_response_pending = False
                 outputs += self.create_response(self._response_options({}, True))
-            elif self._idle_timeout_ms() is not None:
-                outputs.append(ArmIdleTimer(self._idle_timeout_ms()))
+            elif self._idle_timeout_ms() is not None and not self._idle_fired:
+                # The timeout runs from the end of the reply's playback: done + its audio length.
+                playback_ms = int(sum(record.audio_ms for record in response.output))
+                outputs.append(ArmIdleTimer(self._idle_timeout_ms() + playback_ms))
         return outputs
 
     # --- turn detection signals -------------------------------------------------------------------
@@ -518,6 +534,7 @@ class RealtimeSession:
         """The VAD heard speech begin at ``onset_ms`` on the session audio clock."""
         if self.config.turn_detection is None or self._speech is not None:
             return []
+        self._idle_fired = False
         start_ms = max(self.buffer.start_ms, onset_ms - self._prefix_padding_ms())
         self._speech = _SpeechTurn(item_id=new_id("item"), start_ms=start_ms)
         outputs: list[Output] = [
@@ -556,6 +573,8 @@ class RealtimeSession:
         """Nobody spoke for ``idle_timeout_ms`` after the last response: commit and respond."""
         if self._speech is not None or self._active_default is not None:
             return []
+        # One nudge per silence: the timer is re-armed only after the user speaks again.
+        self._idle_fired = True
         item_id = new_id("item")
         start_ms, end_ms = self.buffer.start_ms, self.buffer.total_ms
         outputs: list[Output] = [
@@ -566,7 +585,8 @@ class RealtimeSession:
                 item_id=item_id,
             )
         ]
-        outputs += self.commit_audio(self.buffer.take_all(), self.buffer.format, item_id=item_id)
+        if self.buffer.duration_ms >= MIN_COMMIT_MS:
+            outputs += self.commit_audio(self.buffer.take_all(), self.buffer.format, item_id)
         outputs += self.create_response(self._response_options({}, True))
         return outputs
 

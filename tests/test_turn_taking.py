@@ -162,12 +162,16 @@ async def test_create_response_false_commits_without_responding(rt: RealtimeTest
 
 
 async def test_idle_timeout_commits_and_responds(rt: RealtimeTestClient) -> None:
-    await vad_session(rt, idle_timeout_ms=300)
+    await vad_session(rt, idle_timeout_ms=500)
+    await stream(rt, clip("silence_2s.wav"), speed=0)  # silence: the buffer holds audio, no speech
     triggered = await rt.wait_for("input_audio_buffer.timeout_triggered", timeout=5)
     events = await rt.collect_until("response.done")
     committed = next(e for e in events if e["type"] == "input_audio_buffer.committed")
     assert committed["item_id"] == triggered["item_id"]
     assert events[-1]["response"]["status"] == "completed"
+    # One nudge per silence: no second timeout until the user speaks again.
+    rest = await assert_quiet(rt)
+    assert "input_audio_buffer.timeout_triggered" not in types_of(rest)
 
 
 async def test_turn_detection_null_and_back_mid_session(rt: RealtimeTestClient) -> None:
