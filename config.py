@@ -38,6 +38,37 @@ class Settings(BaseSettings):
     response_timeout_s: float = Field(
         60.0, gt=0, description="A response that makes no progress for this long fails."
     )
+    api_keys: str = Field(
+        "",
+        description="Comma-separated API keys clients must present. Empty: no authentication "
+        "(fine on 127.0.0.1; set keys before listening on other interfaces).",
+    )
+    client_secret_ttl_s: float = Field(
+        60.0, gt=0, le=7200, description="Default lifetime of a minted ek_ client secret."
+    )
+    allowed_origins: str = Field(
+        "",
+        description="Comma-separated Origins browsers may connect from (e.g. "
+        "https://app.example.com). Empty: any origin.",
+    )
+    max_sessions: int = Field(100, ge=1, description="Concurrent sessions; the newest is refused.")
+    max_session_duration_s: float = Field(
+        3600.0,
+        gt=0,
+        description="A session is closed after this long (like the real API's 60 min).",
+    )
+    max_input_buffer_ms: float = Field(
+        300_000.0, gt=0, description="Uncommitted input audio a session may hold (5 minutes)."
+    )
+    max_conversation_items: int = Field(
+        1000, ge=2, description="Items kept per conversation; the oldest are deleted beyond it."
+    )
+    max_outbox_bytes: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="Server events queued for a client that does not read; beyond it the "
+        "session is closed (slow consumer).",
+    )
     debug_endpoints: bool = Field(
         False, description="Serve GET /debug/stats (task count, memory) for leak tests."
     )
@@ -106,6 +137,18 @@ class Settings(BaseSettings):
             value = value.strip().lower()
             return value or "default"
         return value if value is not None else "default"
+
+    def api_key_list(self) -> list[str]:
+        """The configured API keys."""
+        return [key.strip() for key in self.api_keys.split(",") if key.strip()]
+
+    def origin_list(self) -> list[str]:
+        """The allowed browser origins (empty: any)."""
+        return [
+            origin.strip().rstrip("/")
+            for origin in self.allowed_origins.split(",")
+            if origin.strip()
+        ]
 
 
 @lru_cache

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
+import json
 import os
 import sys
 import time
@@ -18,10 +20,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, HTTPException, WebSocket
 from loguru import logger
 
+from auth import (
+    AUTH_FAILED_CLOSE_CODE,
+    Authenticator,
+    ClientSecretStore,
+    presented_key,
+)
+from client_secrets import router as client_secrets_router
 from config import get_settings
 from pipeline_manager import create_service_factory
+from protocol import ProtocolError
 from transport import RealtimeConnection, choose_subprotocol, wants_beta
 
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+SESSION_LIMIT_CLOSE_CODE = 1013  # "try again later"
 WS_MAX_SIZE = 32 * 1024 * 1024
 """Largest WebSocket message accepted (use ``uvicorn --ws-max-size 33554432`` to match)."""
 
@@ -36,6 +48,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     app.state.services = create_service_factory(settings)
     app.state.connections = set()
+    app.state.auth = Authenticator(settings.api_key_list(), ClientSecretStore())
+    if not app.state.auth.enabled and settings.host not in LOOPBACK_HOSTS:
+        logger.warning(
+            f"listening on {settings.host} WITHOUT authentication: set REALTIME_API_KEYS"
+        )
     logger.info(
         f"profile '{settings.profile}' ready in {time.perf_counter() - started:.2f} s: "
         f"{app.state.services.describe()}"
@@ -44,6 +61,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(title="Realtime voice server", lifespan=lifespan)
+app.include_router(client_secrets_router)
 
 
 @app.get("/health")
@@ -100,7 +118,23 @@ async def realtime(websocket: WebSocket) -> None:
     """One Realtime API session."""
     settings = app.state.settings
     offered = websocket.scope.get("subprotocols", [])
+    origin = websocket.headers.get("origin")
+    allowed = settings.origin_list()
+    if allowed and origin is not None and origin.rstrip("/") not in allowed:
+        logger.info(f"refused a WebSocket from origin {origin!r} (not in REALTIME_ALLOWED_ORIGINS)")
+        await websocket.close(code=1008)  # before accept: the browser gets HTTP 403
+        return
     await websocket.accept(subprotocol=choose_subprotocol(offered))
+    allowed_in, initial_session = app.state.auth.authenticate(
+        presented_key(websocket.headers, offered)
+    )
+    if not allowed_in:
+        await refuse(websocket, AUTH_FAILED_CLOSE_CODE, "invalid_api_key", INVALID_KEY_MESSAGE)
+        return
+    if len(app.state.connections) >= settings.max_sessions:
+        message = f"This server is at its limit of {settings.max_sessions} concurrent sessions."
+        await refuse(websocket, SESSION_LIMIT_CLOSE_CODE, "session_limit_reached", message)
+        return
     params = websocket.query_params
     session_type = "transcription" if params.get("intent") == "transcription" else "realtime"
     connection = RealtimeConnection(
@@ -110,12 +144,28 @@ async def realtime(websocket: WebSocket) -> None:
         model=params.get("model") or settings.model_name,
         session_type=session_type,
         beta=wants_beta(websocket.headers, offered),
+        initial_session=initial_session,
     )
     app.state.connections.add(connection)
     try:
         await connection.run()
     finally:
         app.state.connections.discard(connection)
+
+
+INVALID_KEY_MESSAGE = (
+    "Incorrect API key provided. Present a key with 'Authorization: Bearer <key>' or the "
+    "'openai-insecure-api-key.<key>' subprotocol, or a client secret minted by "
+    "POST /v1/realtime/client_secrets."
+)
+
+
+async def refuse(websocket: WebSocket, close_code: int, code: str, message: str) -> None:
+    """Answer like the real API: an ``error`` event after the upgrade, then a close."""
+    error = ProtocolError(code, message)
+    with contextlib.suppress(Exception):
+        await websocket.send_text(json.dumps(error.to_event()))
+        await websocket.close(code=close_code)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,6 +3,11 @@
 It reads client frames, feeds them to the sans-I/O core, sends the core's server events through a
 single writer task (so events leave in the order the core made them), and hands the core's commands
 to the session's Pipecat pipeline. When the socket closes, the pipeline and every task go with it.
+
+Two limits live here because they concern the connection rather than the protocol: the session's
+maximum duration (an ``error`` with code ``session_expired``, then close 1000) and slow consumers (a
+client that stops reading while more than ``max_outbox_bytes`` of events wait is disconnected with
+close 1008, so it cannot make the server buffer without bound).
 """
 
 from __future__ import annotations
@@ -19,12 +24,12 @@ from config import Settings
 from pipeline_manager import ServiceFactory, SessionPipeline
 from protocol import ProtocolError
 from protocol.beta import BetaServerTranslator, parse_beta_client_event
-from realtime_session import Command, Output, RealtimeSession
-
-_CLOSE = object()
-
+from realtime_session import Command, Output, RealtimeSession, SessionLimits
 
 BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
+SESSION_EXPIRED_CLOSE_CODE = 1000
+SLOW_CONSUMER_CLOSE_CODE = 1008
+_CLOSE = object()
 
 
 def choose_subprotocol(offered: list[str]) -> str | None:
@@ -55,43 +60,94 @@ class RealtimeConnection:
         model: str,
         session_type: str = "realtime",
         beta: bool = False,
+        initial_session: dict[str, Any] | None = None,
     ) -> None:
         self._ws = websocket
         self._settings = settings
         # The beta dialect is translated at the edge: the core only ever sees GA events.
         self._beta = BetaServerTranslator() if beta else None
-        self.core = RealtimeSession(model=model, session_type=session_type)
+        self.core = RealtimeSession(
+            model=model,
+            session_type=session_type,
+            initial_session=initial_session,
+            limits=SessionLimits(
+                max_input_buffer_ms=settings.max_input_buffer_ms,
+                max_conversation_items=settings.max_conversation_items,
+            ),
+        )
         self.pipeline = SessionPipeline(services, self.core, self.dispatch, settings)
         self._outbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._outbox_bytes = 0
         self._writer: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._close: tuple[int, str] | None = None
 
     async def run(self) -> None:
-        """Serve the session until the client goes away; always cleans up."""
+        """Serve the session until the client goes away or a limit ends it; always cleans up."""
         self._writer = asyncio.create_task(self._write_loop())
         try:
             await self.pipeline.start()
             await self.dispatch(self.core.start())
-            await self._read_loop()
-        except WebSocketDisconnect:
-            pass
+            self._reader = asyncio.create_task(self._read_loop())
+            done, _ = await asyncio.wait(
+                {self._reader}, timeout=self._settings.max_session_duration_s
+            )
+            if not done:
+                self._expire()
+            else:
+                with contextlib.suppress(WebSocketDisconnect, asyncio.CancelledError):
+                    self._reader.result()
         finally:
+            if self._reader is not None and not self._reader.done():
+                self._reader.cancel()
             await self.pipeline.close()
             self._outbox.put_nowait(_CLOSE)
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(self._writer, 2.0)
             if not self._writer.done():
                 self._writer.cancel()
+            await self._close_socket()
+
+    def _expire(self) -> None:
+        minutes = self._settings.max_session_duration_s / 60
+        error = ProtocolError(
+            "session_expired", f"Your session hit the maximum duration of {minutes:g} minutes."
+        )
+        self._enqueue(error.to_event())
+        self._close = (SESSION_EXPIRED_CLOSE_CODE, "session expired")
+
+    async def _close_socket(self) -> None:
+        if self._close is None or self._ws.application_state != WebSocketState.CONNECTED:
+            return
+        code, reason = self._close
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._ws.close(code=code, reason=reason), 2.0)
 
     async def dispatch(self, outputs: list[Output]) -> None:
         """Queue the events in order, then carry out the commands in order."""
         commands: list[Command] = []
         for output in outputs:
             if isinstance(output, dict):
-                self._outbox.put_nowait(output)
+                self._enqueue(output)
             else:
                 commands.append(output)
         for command in commands:
             await self.pipeline.execute(command)
+
+    def _enqueue(self, event: dict[str, Any]) -> None:
+        events = [event] if self._beta is None else self._beta.translate(event)
+        for outgoing in events:
+            text = _to_json(outgoing)
+            self._outbox_bytes += len(text)
+            self._outbox.put_nowait(text)
+        if self._outbox_bytes > self._settings.max_outbox_bytes and self._close is None:
+            logger.warning(
+                f"closing session {self.core.config.id}: the client is not reading "
+                f"({self._outbox_bytes} bytes of events waiting)"
+            )
+            self._close = (SLOW_CONSUMER_CLOSE_CODE, "slow consumer: events not read")
+            if self._reader is not None:
+                self._reader.cancel()
 
     async def _read_loop(self) -> None:
         while True:
@@ -114,13 +170,14 @@ class RealtimeConnection:
 
     async def _write_loop(self) -> None:
         while True:
-            event = await self._outbox.get()
-            if event is _CLOSE or self._ws.application_state != WebSocketState.CONNECTED:
+            text = await self._outbox.get()
+            if text is _CLOSE or self._ws.application_state != WebSocketState.CONNECTED:
                 return
-            events = [event] if self._beta is None else self._beta.translate(event)
+            if self._close is not None and self._close[0] == SLOW_CONSUMER_CLOSE_CODE:
+                return
             try:
-                for outgoing in events:
-                    await self._ws.send_text(_to_json(outgoing))
-            except Exception as exc:
+                await self._ws.send_text(text)
+            except Exception as exc:  # the peer is gone; the reader will notice
                 logger.debug(f"send failed, dropping the rest of the session's events: {exc}")
                 return
+            self._outbox_bytes -= len(text)

@@ -11,7 +11,7 @@ from realtime_session.commands import (
     TranscribeAudio,
 )
 from realtime_session.llm_context import LLMRequest
-from realtime_session.session import Output, RealtimeSession
+from realtime_session.session import Output, RealtimeSession, SessionLimits
 
 __all__ = [
     "ArmIdleTimer",
@@ -23,6 +23,7 @@ __all__ = [
     "LLMRequest",
     "Output",
     "RealtimeSession",
+    "SessionLimits",
     "StartResponse",
     "TranscribeAudio",
 ]

@@ -43,6 +43,14 @@ IDLE_BUFFER_MARGIN_MS = 1000
 """How much audio beyond the prefix padding is kept while nobody speaks (server VAD)."""
 
 
+@dataclass(frozen=True)
+class SessionLimits:
+    """Per-session resource limits (see ``config.Settings`` for the defaults' rationale)."""
+
+    max_input_buffer_ms: float = 300_000.0
+    max_conversation_items: int = 1000
+
+
 @dataclass
 class _SpeechTurn:
     """A user turn the VAD has opened and not yet closed."""
@@ -54,8 +62,21 @@ class _SpeechTurn:
 class RealtimeSession:
     """One Realtime API session, independent of sockets and models."""
 
-    def __init__(self, *, model: str = "gpt-realtime", session_type: str = "realtime") -> None:
+    def __init__(
+        self,
+        *,
+        model: str = "gpt-realtime",
+        session_type: str = "realtime",
+        initial_session: dict[str, Any] | None = None,
+        limits: SessionLimits | None = None,
+    ) -> None:
+        self.limits = limits or SessionLimits()
+        if initial_session is not None:
+            session_type = initial_session.get("type", session_type)
         self.config = SessionConfig(model, session_type)
+        if initial_session is not None:
+            # Validated when the client secret was minted; applied before session.created.
+            self.config.apply(self.config.merged(initial_session))
         self.conversation = Conversation()
         self.buffer = InputAudioBuffer(AudioFormat.from_session(self.config.input_format))
         self._speech: _SpeechTurn | None = None
@@ -159,6 +180,14 @@ class RealtimeSession:
 
     def _on_input_audio_buffer_append(self, event: dict[str, Any]) -> list[Output]:
         audio = decode_base64_audio(event["audio"])
+        added_ms = self.buffer.format.duration_ms(len(audio))
+        if self.buffer.duration_ms + added_ms > self.limits.max_input_buffer_ms:
+            raise ProtocolError(
+                "input_audio_buffer_full",
+                f"The input audio buffer would exceed its limit of "
+                f"{self.limits.max_input_buffer_ms:.0f} ms; commit or clear it first.",
+                param="audio",
+            )
         self.buffer.append(audio)
         if self.config.turn_detection is None:
             return []
@@ -202,6 +231,27 @@ class RealtimeSession:
             server_event("conversation.item.done", previous_item_id=previous, item=record.public()),
         ]
         outputs.append(self._transcribe(record))
+        return outputs + self._enforce_item_limit()
+
+    def _enforce_item_limit(self) -> list[Output]:
+        """Delete the oldest items beyond ``max_conversation_items`` (announced to the client).
+
+        Items of responses still in progress are kept; everything else goes oldest first, the
+        way a bounded context window forgets the start of a long conversation.
+        """
+        excess = len(self.conversation) - self.limits.max_conversation_items
+        if excess <= 0:
+            return []
+        in_progress = {r.id for response in self._responses.values() for r in response.output}
+        outputs: list[Output] = []
+        for record in self.conversation.records():
+            if excess <= 0:
+                break
+            if record.id in in_progress:
+                continue
+            self.conversation.delete(record.id)
+            outputs.append(server_event("conversation.item.deleted", item_id=record.id))
+            excess -= 1
         return outputs
 
     def _transcribe(self, record: ItemRecord) -> TranscribeAudio:
@@ -248,7 +298,7 @@ class RealtimeSession:
         ]
         if record.audio is not None:
             outputs.append(self._transcribe(record))
-        return outputs
+        return outputs + self._enforce_item_limit()
 
     def _record_from_client_item(self, item: dict[str, Any], param: str = "item") -> ItemRecord:
         """Normalise an item sent by the client into a stored record (audio decoded aside)."""
@@ -499,7 +549,7 @@ class RealtimeSession:
 
     def _retire(self, response: Response, events: list[dict[str, Any]]) -> list[Output]:
         self._responses.pop(response.id, None)
-        outputs: list[Output] = list(events)
+        outputs: list[Output] = list(events) + self._enforce_item_limit()
         usage = events[-1]["response"]["usage"] if events else None
         if usage:
             outputs.append(self._rate_limits.record(usage["total_tokens"]))

@@ -1,0 +1,112 @@
+"""HTTP endpoints that mint short-lived ``ek_`` client secrets for browsers and phones.
+
+- ``POST /v1/realtime/client_secrets`` (GA): body ``{"expires_after": {"anchor": "created_at",
+  "seconds": N}, "session": {...}}``; reply ``{"value": "ek_...", "expires_at", "session"}``.
+- ``POST /v1/realtime/sessions`` (beta): body is a flat beta session; reply is the beta session
+  object with ``client_secret: {"value", "expires_at"}``.
+
+Minting needs a real API key when authentication is on. The session configuration is validated
+exactly like a ``session.update`` and applied when the secret opens its (single) session.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from auth import presented_key
+from protocol import ProtocolError
+from protocol.beta import BetaServerTranslator, parse_beta_client_event
+from protocol.validation import parse_client_event
+from realtime_session import RealtimeSession
+
+router = APIRouter()
+MIN_TTL_S = 10.0
+MAX_TTL_S = 7200.0
+
+
+def _error(status: int, code: str | None, message: str, param: str | None = None) -> JSONResponse:
+    error = {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+    return JSONResponse({"error": error}, status_code=status)
+
+
+def _authorised(request: Request) -> bool:
+    auth = request.app.state.auth
+    return not auth.enabled or auth.is_api_key(presented_key(request.headers, []))
+
+
+async def _json_body(request: Request) -> dict[str, Any] | JSONResponse:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return _error(400, "invalid_json", "The request body is not valid JSON.")
+    if not isinstance(body, dict):
+        return _error(400, "invalid_type", "The request body must be a JSON object.")
+    return body
+
+
+def _effective_session(update: dict[str, Any] | None, model: str) -> dict[str, Any]:
+    """The session object a secret's session will start with."""
+    session_type = (update or {}).get("type", "realtime")
+    core = RealtimeSession(model=model, session_type=session_type, initial_session=update)
+    return core.start()[0]["session"]
+
+
+@router.post("/v1/realtime/client_secrets")
+async def create_client_secret(request: Request) -> JSONResponse:
+    """Mint a GA client secret."""
+    if not _authorised(request):
+        return _error(401, "invalid_api_key", "Incorrect API key provided.")
+    body = await _json_body(request)
+    if isinstance(body, JSONResponse):
+        return body
+    settings = request.app.state.settings
+    ttl = settings.client_secret_ttl_s
+    expires_after = body.get("expires_after")
+    if expires_after is not None:
+        seconds = expires_after.get("seconds") if isinstance(expires_after, dict) else None
+        if not isinstance(seconds, (int, float)) or not MIN_TTL_S <= seconds <= MAX_TTL_S:
+            return _error(
+                400,
+                "invalid_value",
+                f"expires_after.seconds must be between {MIN_TTL_S:g} and {MAX_TTL_S:g}.",
+                "expires_after.seconds",
+            )
+        ttl = float(seconds)
+    session = body.get("session")
+    if session is not None:
+        try:
+            parse_client_event(json.dumps({"type": "session.update", "session": session}))
+        except ProtocolError as error:
+            return _error(400, error.code, error.message, error.param)
+    effective = _effective_session(session, settings.model_name)
+    secret = request.app.state.auth.store.mint(session, ttl)
+    return JSONResponse(
+        {"value": secret.value, "expires_at": int(secret.expires_at), "session": effective}
+    )
+
+
+@router.post("/v1/realtime/sessions")
+async def create_beta_session(request: Request) -> JSONResponse:
+    """Mint a beta client secret (the beta ``sessions`` endpoint)."""
+    if not _authorised(request):
+        return _error(401, "invalid_api_key", "Incorrect API key provided.")
+    body = await _json_body(request)
+    if isinstance(body, JSONResponse):
+        return body
+    try:
+        update = parse_beta_client_event(json.dumps({"type": "session.update", "session": body}))
+    except ProtocolError as error:
+        return _error(400, error.code, error.message, error.param)
+    settings = request.app.state.settings
+    ga_session = update["session"]
+    effective = _effective_session(ga_session, settings.model_name)
+    created = {"type": "session.created", "event_id": "event_mint", "session": effective}
+    (beta_event,) = BetaServerTranslator().translate(created)
+    secret = request.app.state.auth.store.mint(ga_session, settings.client_secret_ttl_s)
+    beta_session = beta_event["session"]
+    beta_session["client_secret"] = {"value": secret.value, "expires_at": int(secret.expires_at)}
+    return JSONResponse(beta_session)
