@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     mock_token_delay_ms: float = Field(
         0.0, ge=0, description="Mock LLM: delay before each word, to test cancel and barge-in."
     )
+    mock_fault: str = Field(
+        "",
+        description="Mock profile fault injection for tests: '<stt|llm|tts>:<raise|hang|garbage>' "
+        "(the first call of each session misbehaves).",
+    )
     response_timeout_s: float = Field(
         60.0, gt=0, description="A response that makes no progress for this long fails."
     )

@@ -27,6 +27,7 @@ from pipecat.frames.frames import (
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
+    LLMTextFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
 )
@@ -39,12 +40,36 @@ from pipecat.utils.time import time_now_iso8601
 
 MS_PER_CHARACTER = 20
 TONE_HZ = 440.0
+FAULT_KINDS = ("raise", "hang", "garbage")
+
+
+class FaultInjector:
+    """``REALTIME_MOCK_FAULT=<stage>:<kind>`` makes a mock stage misbehave once per session.
+
+    ``stage`` is ``stt``, ``llm`` or ``tts``; ``kind`` is ``raise`` (an exception), ``hang`` (never
+    answers; the server's timeouts must catch it) or ``garbage`` (a malformed result). Only the
+    first call of each session's service misbehaves, so tests can check the next turn works.
+    """
+
+    def __init__(self, spec: str, stage: str) -> None:
+        wanted_stage, _, kind = spec.partition(":")
+        self.kind = kind if wanted_stage == stage and kind in FAULT_KINDS else None
+
+    async def strike(self) -> str | None:
+        """The fault to act out now (``None`` once used up); raises or hangs by itself."""
+        kind, self.kind = self.kind, None
+        if kind == "raise":
+            raise RuntimeError("injected fault")
+        if kind == "hang":
+            await asyncio.Event().wait()
+        return kind
 
 
 class MockSTTService(SegmentedSTTService):
     """Transcribes any audio as ``audio of N ms``."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, fault: str = "", **kwargs: Any) -> None:
+        self._fault = FaultInjector(fault, "stt")
         super().__init__(
             trailing_silence_secs=0.0,
             settings=STTSettings(model="mock-stt", language=None),
@@ -58,6 +83,9 @@ class MockSTTService(SegmentedSTTService):
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         """Yield one transcription naming the segment's duration in whole milliseconds."""
+        if await self._fault.strike() == "garbage":
+            yield TranscriptionFrame(None, "", time_now_iso8601(), finalized=True)  # type: ignore[arg-type]
+            return
         duration_ms = len(audio) // 2 * 1000 / self.sample_rate
         # A tiny epsilon keeps exact durations (e.g. 1000.0) from flooring to 999 after resampling.
         text = f"audio of {math.floor(duration_ms + 1e-6)} ms"
@@ -98,7 +126,8 @@ def mock_reply(
 class MockLLMService(LLMService):
     """An LLM that echoes the user, calls tools named in the user's text, reports tool results."""
 
-    def __init__(self, *, token_delay_ms: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, *, token_delay_ms: float = 0.0, fault: str = "", **kwargs: Any) -> None:
+        self._fault = FaultInjector(fault, "llm")
         settings = LLMSettings(
             model="mock-llm",
             system_instruction=None,
@@ -129,7 +158,9 @@ class MockLLMService(LLMService):
         text, tool = mock_reply(messages, _tool_names(context.tools), context.tool_choice)
         await self.push_frame(LLMFullResponseStartFrame())
         try:
-            if tool is not None:
+            if await self._fault.strike() == "garbage":
+                await self.push_frame(LLMTextFrame(None))  # type: ignore[arg-type]
+            elif tool is not None:
                 call = FunctionCallFromLLM(
                     function_name=tool,
                     tool_call_id=f"call_{abs(hash((tool, text, len(messages)))) % 10**12:012d}",
@@ -158,7 +189,8 @@ def _tool_names(tools: Any) -> list[str]:
 class MockTTSService(TTSService):
     """Speaks every character as 20 ms of a 440 Hz tone at the pipeline's output rate."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, fault: str = "", **kwargs: Any) -> None:
+        self._fault = FaultInjector(fault, "tts")
         # Token mode hands every LLM text frame straight to run_tts, so the audio length is an exact
         # function of the transcript (no sentence buffering, no whitespace merging).
         super().__init__(
@@ -175,6 +207,10 @@ class MockTTSService(TTSService):
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
         """Yield the tone for ``text`` in one frame."""
+        if await self._fault.strike() == "garbage":
+            # Text where audio bytes belong (Pipecat itself repairs odd byte counts).
+            yield TTSAudioRawFrame("garbage", self.sample_rate, 1, context_id=context_id)  # type: ignore[arg-type]
+            return
         rate = self.sample_rate
         samples = len(text) * MS_PER_CHARACTER * rate // 1000
         t = (np.arange(samples) + self._phase) / rate

@@ -48,17 +48,19 @@ class MockServiceFactory:
     def create_stt(self) -> STTService:
         from pipeline_manager.mock import MockSTTService
 
-        return MockSTTService()
+        return MockSTTService(fault=self._settings.mock_fault)
 
     def create_llm(self) -> LLMService:
         from pipeline_manager.mock import MockLLMService
 
-        return MockLLMService(token_delay_ms=self._settings.mock_token_delay_ms)
+        return MockLLMService(
+            token_delay_ms=self._settings.mock_token_delay_ms, fault=self._settings.mock_fault
+        )
 
     def create_tts(self) -> TTSService:
         from pipeline_manager.mock import MockTTSService
 
-        return MockTTSService()
+        return MockTTSService(fault=self._settings.mock_fault)
 
     def describe(self) -> dict[str, str]:
         return {"stt": "mock-stt", "llm": "mock-llm", "tts": "mock-tts", "vad": "silero"}

@@ -267,6 +267,8 @@ class SessionPipeline:
                 async with asyncio.timeout(self._settings.transcription_timeout_s):
                     async for frame in self._stt.run_stt(audio):
                         if isinstance(frame, TranscriptionFrame):
+                            if not isinstance(frame.text, str):
+                                raise TypeError(f"malformed transcript {frame.text!r}")
                             texts.append(frame.text.strip())
                         elif isinstance(frame, ErrorFrame):
                             error = frame.error
@@ -357,12 +359,19 @@ class SessionPipeline:
         return current if current is not None and not current.cancelled else None
 
     async def _on_text(self, text: str) -> None:
-        if (current := self._live()) is not None:
-            await self._dispatch(self._core.on_response_text(current.command.response_id, text))
+        if (current := self._live()) is None:
+            return
+        if not isinstance(text, str):
+            await self._fail_live(f"the LLM produced malformed text ({type(text).__name__})")
+            return
+        await self._dispatch(self._core.on_response_text(current.command.response_id, text))
 
     async def _on_audio(self, audio: bytes, sample_rate: int) -> None:
         current = self._live()
         if current is None or current.converter is None:
+            return
+        if not isinstance(audio, bytes) or sample_rate <= 0 or len(audio) % 2:
+            await self._fail_live(f"the TTS produced malformed audio ({len(audio)} bytes)")
             return
         if sample_rate != PIPELINE_OUT_RATE:
             audio = resample(audio, sample_rate, PIPELINE_OUT_RATE)
@@ -407,16 +416,19 @@ class SessionPipeline:
     async def _on_pipeline_error(self, worker: Any, frame: ErrorFrame) -> None:
         """A service reported an error: the response being generated fails, the session goes on."""
         logger.warning(f"pipeline error in {worker}: {frame.error}")
+        if worker is self._response_worker:
+            await self._fail_live(str(frame.error))
+
+    async def _fail_live(self, message: str) -> None:
+        """Fail the response being generated; the session goes on."""
         current = self._live()
-        if current is None or worker is not self._response_worker:
+        if current is None:
             return
         current.cancelled = True
         current.finished.set()
         # Whatever the failed generation still has in flight must not leak into the next one.
         await self._interrupt()
-        await self._dispatch(
-            self._core.on_response_failed(current.command.response_id, str(frame.error))
-        )
+        await self._dispatch(self._core.on_response_failed(current.command.response_id, message))
 
 
 async def _client_executed_tool(params: FunctionCallParams) -> None:

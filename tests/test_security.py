@@ -315,3 +315,20 @@ async def test_oversized_message_closes_with_1009(server: ServerProcess) -> None
             await asyncio.wait_for(ws.recv(), TIMEOUT)
         assert ws.close_code == 1009
     assert server.health()["status"] == "healthy"
+
+
+async def test_transcripts_and_replies_are_not_logged(server: ServerProcess) -> None:
+    async with open_client(server.base_url) as client:
+        await client.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "zebra quartz privacy phrase"}],
+                },
+            }
+        )
+        await client.send({"type": "response.create"})
+        await client.wait_for("response.done")
+    assert "zebra quartz" not in server.log()
