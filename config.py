@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         description="A session is closed after this long (like the real API's 60 min).",
     )
     max_input_buffer_ms: float = Field(
-        300_000.0, gt=0, description="Uncommitted input audio a session may hold (5 minutes)."
+        600_000.0, gt=0, description="Uncommitted input audio a session may hold (10 minutes)."
     )
     max_conversation_items: int = Field(
         1000, ge=2, description="Items kept per conversation; the oldest are deleted beyond it."

@@ -47,7 +47,7 @@ IDLE_BUFFER_MARGIN_MS = 1000
 class SessionLimits:
     """Per-session resource limits (see ``config.Settings`` for the defaults' rationale)."""
 
-    max_input_buffer_ms: float = 300_000.0
+    max_input_buffer_ms: float = 600_000.0
     max_conversation_items: int = 1000
 
 
