@@ -42,6 +42,7 @@ try:
     from textual.app import App, ComposeResult
     from textual.binding import Binding, BindingType
     from textual.containers import Vertical
+    from textual.css.query import NoMatches
     from textual.reactive import reactive
     from textual.widgets import Footer, Header, RichLog, Static
     from textual.worker import Worker, WorkerCancelled, WorkerFailed
@@ -846,7 +847,11 @@ class RealtimeApp(App[None]):
                 self.connection = connection
                 await connection.session.update(session=session_config(self.config))
                 async for event in connection:
-                    await self.handle_server_event(event)
+                    try:
+                        await self.handle_server_event(event)
+                    except NoMatches:
+                        # The screen is being torn down (quitting) while events still arrive.
+                        return "the app is closing"
             return "the server closed the connection"
         except asyncio.CancelledError:
             raise
@@ -1045,10 +1050,14 @@ class RealtimeApp(App[None]):
 
     def _refresh_playback(self) -> None:
         item_id = self._playing_item
-        if item_id is None or self.assistant_view.detail.startswith("["):
+        try:
+            view = self.assistant_view
+        except NoMatches:  # the timer can fire once more while the screen is torn down
+            return
+        if item_id is None or view.detail.startswith("["):
             return
         played, received = self.sink.played_ms(item_id), self.sink.received_ms(item_id)
-        self.assistant_view.detail = f"▶ {played}/{received} ms" if played < received else ""
+        view.detail = f"▶ {played}/{received} ms" if played < received else ""
 
     # --- recording --------------------------------------------------------------------------
 
