@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: install install-dev install-local install-client run run-mock test lint format clean
+.PHONY: install install-dev install-local install-client browser run run-mock test lint format clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,8 @@ $(VENV)/.installed-local: $(VENV)/.installed requirements-local.txt
 	$(PIP) install --no-deps --require-hashes -r requirements-local.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-client.txt
-	$(PIP) install -r requirements-dev.txt -r requirements-client.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-client.txt requirements-browser.txt
+	$(PIP) install -r requirements-dev.txt -r requirements-client.txt -r requirements-browser.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -46,7 +46,11 @@ format: install-dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-test: install-dev install-local lint
+# Browser tests drive Debian's Chromium (no browser download); installed here when missing.
+browser:
+	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+test: install-dev install-local browser lint
 	$(PY) -m pytest -n 2 -q
 
 clean:

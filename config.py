@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         description="Server events queued for a client that does not read; beyond it the "
         "session is closed (slow consumer).",
     )
+    console_client_secrets: bool = Field(
+        False,
+        description="The console at / mints single-use ek_ secrets for itself when API keys are "
+        "set: anyone who can open the page can then use the server.",
+    )
     debug_endpoints: bool = Field(
         False, description="Serve GET /debug/stats (task count, memory) for leak tests."
     )

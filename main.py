@@ -31,6 +31,7 @@ from config import get_settings
 from pipeline_manager import create_service_factory
 from protocol import ProtocolError
 from transport import RealtimeConnection, choose_subprotocol, wants_beta
+from web_console import mount_console
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 SESSION_LIMIT_CLOSE_CODE = 1013  # "try again later"
@@ -62,6 +63,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="Realtime voice server", lifespan=lifespan)
 app.include_router(client_secrets_router)
+mount_console(app)
 
 
 @app.get("/health")
