@@ -27,8 +27,6 @@ adds them after the schema has passed. The caller always gets back the JSON data
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 import math
@@ -81,6 +79,7 @@ from openai.types.realtime.response_create_event_with_references_param import (
 from openai.types.realtime.session_update_event_param import SessionUpdateEventParam
 from pydantic import ConfigDict, Discriminator, Tag, TypeAdapter, ValidationError
 
+from audio_utils import decode_base64_audio
 from protocol.errors import ProtocolError
 
 __all__ = ["CLIENT_EVENT_TYPES", "MAX_AUDIO_APPEND_BYTES", "parse_client_event"]
@@ -639,8 +638,8 @@ def _check_audio_append(event: dict[str, Any]) -> None:
             param="audio",
         )
     try:
-        base64.b64decode(audio, validate=True)
-    except (binascii.Error, ValueError):  # ValueError: non-ASCII characters
+        decode_base64_audio(audio)  # remembered, so the session does not decode it again
+    except ValueError:  # bad alphabet, padding or non-ASCII characters
         raise ProtocolError(
             "invalid_value",
             "Invalid value for 'audio': expected base64-encoded audio.",

@@ -1,0 +1,402 @@
+"""Shared helpers of the benchmarks: the server process, clips, statistics, /proc figures.
+
+Every script in ``bench/`` starts its own server (``main.py``) on a free loopback port, so a run
+never touches a server somebody else started. Importing this module puts the repository root on
+``sys.path``, so the scripts can import the server's own modules (``audio_utils``,
+``pipeline_manager.turn_detection``) for offline simulation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import bisect
+import contextlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import wave
+from collections.abc import Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+AUDIO_DIR = ROOT.parent / "shared" / "audio"
+RESULTS_DIR = BENCH_DIR / "results"
+LOG_DIR = BENCH_DIR / "logs"
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SAMPLE_RATE = 24000
+BYTES_PER_MS = 48  # 24 kHz PCM16 mono
+VAD_RATE = 16000
+SPEECH_CLIPS = (
+    "go_forward_human.wav",
+    "austen_human.wav",
+    "hello_joke_synth.wav",
+    "weather_zh_synth.wav",
+)
+STARTUP_TIMEOUT_S = 120.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port that is free right now on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """``python main.py --port P --profile X`` in a subprocess on loopback; a context manager."""
+
+    def __init__(
+        self,
+        profile: str = "mock",
+        env: dict[str, str] | None = None,
+        log_level: str = "warning",
+        wrapper: Sequence[str] = (),
+    ) -> None:
+        self.profile = profile
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/v1/realtime?model=gpt-realtime"
+        LOG_DIR.mkdir(exist_ok=True)
+        self.log_path = LOG_DIR / f"server-{profile}-{self.port}.log"
+        self._log = self.log_path.open("w")
+        full_env = {**os.environ, "REALTIME_LOG_LEVEL": log_level, **(env or {})}
+        command = [sys.executable, "main.py", "--port", str(self.port), "--profile", profile]
+        self.process = subprocess.Popen(
+            [*wrapper, *command],
+            cwd=ROOT,
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.started_s = 0.0
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:
+        began = time.monotonic()
+        deadline = began + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"server ({self.profile}) exited with code {self.process.returncode}:\n"
+                    f"{self.log_tail()}"
+                )
+            with contextlib.suppress(OSError):
+                self.health()
+                self.started_s = time.monotonic() - began
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"server ({self.profile}) did not start:\n{self.log_tail()}")
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        return self.process.pid
+
+    def health(self) -> dict[str, Any]:
+        """``GET /health``."""
+        with urllib.request.urlopen(f"{self.base_url}/health", timeout=2) as reply:
+            return dict(json.loads(reply.read()))
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of the server's log."""
+        with contextlib.suppress(OSError):
+            return self.log_path.read_text()[-chars:]
+        return ""
+
+    def stop(self) -> None:
+        """Terminate the server (and wait for it)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._log.close()
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+# --- /proc figures ----------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads), from ``/proc/<pid>/stat``."""
+    with open(f"/proc/{pid}/stat") as stat:
+        text = stat.read()
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def schedstat(pid: int, tid: int | None = None) -> tuple[float, float]:
+    """Seconds a thread (default: the main thread) ran on a CPU and waited for one to be free.
+
+    From ``/proc/<pid>/task/<tid>/schedstat``; the wait (time runnable but not running) shows how
+    much other processes kept it off the CPUs.
+    """
+    with open(f"/proc/{pid}/task/{tid or pid}/schedstat") as stat:
+        running, waiting, _ = stat.read().split()
+    return int(running) / 1e9, int(waiting) / 1e9
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process, from ``/proc/<pid>/statm``."""
+    with open(f"/proc/{pid}/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE_SIZE
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from ``/proc/<pid>/task/*/children``)."""
+    found: list[int] = []
+    pending = [pid]
+    while pending and len(found) < 1000:
+        current = pending.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    pending += [int(child) for child in children.read().split()]
+    return found
+
+
+def tree_schedstat(pid: int) -> tuple[float, float]:
+    """:func:`schedstat` of the main thread of a process and of each descendant, summed."""
+    running = waiting = 0.0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            ran, waited = schedstat(member)
+            running += ran
+            waiting += waited
+    return running, waiting
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """:func:`cpu_seconds` summed over a process and its descendants."""
+    total = 0.0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(member)
+    return total
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """:func:`rss_bytes` summed over a process and its descendants (shared pages counted twice)."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            total += rss_bytes(member)
+    return total
+
+
+def load_average() -> tuple[float, float, float]:
+    """The 1, 5 and 15 minute load averages."""
+    one, five, fifteen = os.getloadavg()
+    return one, five, fifteen
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were taken on."""
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "load_average_when_saved": [round(x, 2) for x in load_average()],
+    }
+
+
+def busy_neighbours(exclude: Iterable[int] = ()) -> list[str]:
+    """Other processes using CPU right now (a short sample of ``ps``), to report load honestly."""
+    skip = {os.getpid(), *exclude}
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(
+            ["ps", "-eo", "pid,pcpu,comm,args", "--sort=-pcpu", "--no-headers"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
+        busy = []
+        for line in out.splitlines()[:15]:
+            parts = line.split(None, 3)
+            if len(parts) == 4 and int(parts[0]) not in skip and float(parts[1]) >= 10.0:
+                busy.append(f"{parts[1]}% {parts[3][:90]}")
+        return busy
+    return []
+
+
+# --- clips ------------------------------------------------------------------------------------
+
+
+@cache
+def manifest() -> dict[str, Any]:
+    """The shared clips' manifest (text and speech segments per file)."""
+    return dict(json.loads((AUDIO_DIR / "manifest.json").read_text()))
+
+
+@cache
+def clip(name: str) -> bytes:
+    """A shared clip's PCM16 24 kHz mono samples."""
+    with wave.open(str(AUDIO_DIR / name)) as wav:
+        if wav.getframerate() != SAMPLE_RATE or wav.getnchannels() != 1:
+            raise ValueError(f"{name}: expected 24 kHz mono")
+        return wav.readframes(wav.getnframes())
+
+
+def speech_end_ms(name: str) -> float:
+    """End of the clip's last speech segment (manifest, energy-based), in milliseconds."""
+    segments = manifest()[name]["speech_segments_s"]
+    return float(segments[-1][1]) * 1000
+
+
+def chunks(pcm: bytes, chunk_ms: int) -> list[bytes]:
+    """``pcm`` cut into chunks of ``chunk_ms`` (the last may be shorter)."""
+    size = chunk_ms * BYTES_PER_MS
+    return [pcm[i : i + size] for i in range(0, len(pcm), size)]
+
+
+def append_message(pcm: bytes) -> str:
+    """An ``input_audio_buffer.append`` frame as JSON text."""
+    audio = base64.b64encode(pcm).decode("ascii")
+    return json.dumps({"type": "input_audio_buffer.append", "audio": audio})
+
+
+def event_type(message: str) -> str:
+    """The ``type`` of a server event without parsing it (the server writes ``type`` first)."""
+    start = message.find('"type":"')
+    if start < 0:
+        return ""
+    start += 8
+    return message[start : message.find('"', start)]
+
+
+class TriggerMap:
+    """Which input chunk makes the server's VAD reach a given stream position.
+
+    The server turns each appended chunk into 16 kHz audio with a streaming soxr resampler
+    (``audio_utils.InputAudioConverter``), which holds back a short filter delay. A VAD decision at
+    stream position ``t`` can only be taken once the resampler has released 16 kHz samples up to
+    ``t``; this replays the same chunks through the same converter to find that chunk exactly.
+    """
+
+    def __init__(self) -> None:
+        from audio_utils import PCM24K, InputAudioConverter
+
+        self._converter = InputAudioConverter(PCM24K, VAD_RATE)
+        self.released: list[int] = []  # cumulative 16 kHz samples released after each chunk
+        self._total = 0
+
+    def feed(self, pcm: bytes) -> None:
+        """Replay the next chunk."""
+        self._total += len(self._converter.convert(pcm)) // 2
+        self.released.append(self._total)
+
+    def chunk_for_ms(self, stream_ms: float) -> int | None:
+        """Index of the first chunk after which ``stream_ms`` of 16 kHz audio was released."""
+        needed = round(stream_ms * VAD_RATE / 1000)
+        index = bisect.bisect_left(self.released, needed)
+        return index if index < len(self.released) else None
+
+
+# --- statistics -------------------------------------------------------------------------------
+
+
+PERCENTILES = (50, 90, 95, 99)
+T = TypeVar("T")
+
+
+@dataclass
+class Series:
+    """A named list of durations in seconds."""
+
+    name: str
+    values: list[float] = field(default_factory=list)
+
+    def add(self, seconds: float) -> None:
+        """Record one duration."""
+        self.values.append(seconds)
+
+    def summary(self) -> dict[str, float]:
+        """Count, then p50/p90/p95/p99/max in milliseconds (empty when no values)."""
+        return summarize(self.values)
+
+
+def summarize(values: Sequence[float]) -> dict[str, float]:
+    """Count and percentiles (linear interpolation) of durations in seconds, in milliseconds."""
+    if not values:
+        return {"n": 0}
+    array = np.asarray(values, dtype=float) * 1000
+    out: dict[str, float] = {"n": len(values)}
+    for p in PERCENTILES:
+        out[f"p{p}"] = round(float(np.percentile(array, p)), 3)
+    out["max"] = round(float(array.max()), 3)
+    return out
+
+
+def format_row(name: str, summary: dict[str, float], width: int = 46) -> str:
+    """One line of a percentile table."""
+    if not summary.get("n"):
+        return f"{name:<{width}} (no samples)"
+    cells = "".join(f"{summary.get(f'p{p}', float('nan')):>9.2f}" for p in PERCENTILES)
+    return f"{name:<{width}}{int(summary['n']):>6}{cells}{summary['max']:>9.2f}"
+
+
+def format_header(width: int = 46) -> str:
+    """The header of :func:`format_row` tables (milliseconds)."""
+    cells = "".join(f"{'p' + str(p):>9}" for p in PERCENTILES)
+    return f"{'ms':<{width}}{'n':>6}{cells}{'max':>9}"
+
+
+def save_results(name: str, data: dict[str, Any]) -> Path:
+    """Write a script's figures to ``bench/results/<name>.json``."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    data = {"taken_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(), **data}
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run the benchmark's coroutine on uvloop when available (the server uses it too)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+def loop_name() -> str:
+    """The running event loop's kind, for the report."""
+    return type(asyncio.get_running_loop()).__module__.split(".")[0]
