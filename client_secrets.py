@@ -33,12 +33,11 @@ def _error(status: int, code: str | None, message: str, param: str | None = None
     return JSONResponse({"error": error}, status_code=status)
 
 
-def _authorised(request: Request) -> bool:
+async def _authorised_json_body(request: Request) -> dict[str, Any] | JSONResponse:
+    """The request's JSON object, or the error reply (401 without a real key, 400 bad JSON)."""
     auth = request.app.state.auth
-    return not auth.enabled or auth.is_api_key(presented_key(request.headers, []))
-
-
-async def _json_body(request: Request) -> dict[str, Any] | JSONResponse:
+    if auth.enabled and not auth.is_api_key(presented_key(request.headers, [])):
+        return _error(401, "invalid_api_key", "Incorrect API key provided.")
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
@@ -58,9 +57,7 @@ def _effective_session(update: dict[str, Any] | None, model: str) -> dict[str, A
 @router.post("/v1/realtime/client_secrets")
 async def create_client_secret(request: Request) -> JSONResponse:
     """Mint a GA client secret."""
-    if not _authorised(request):
-        return _error(401, "invalid_api_key", "Incorrect API key provided.")
-    body = await _json_body(request)
+    body = await _authorised_json_body(request)
     if isinstance(body, JSONResponse):
         return body
     settings = request.app.state.settings
@@ -92,9 +89,7 @@ async def create_client_secret(request: Request) -> JSONResponse:
 @router.post("/v1/realtime/sessions")
 async def create_beta_session(request: Request) -> JSONResponse:
     """Mint a beta client secret (the beta ``sessions`` endpoint)."""
-    if not _authorised(request):
-        return _error(401, "invalid_api_key", "Incorrect API key provided.")
-    body = await _json_body(request)
+    body = await _authorised_json_body(request)
     if isinstance(body, JSONResponse):
         return body
     try:

@@ -52,6 +52,8 @@ except ImportError as missing:  # pragma: no cover - depends on the install
         "pip install -r requirements-client.txt"
     ) from missing
 
+from audio_utils import read_pcm16_wav
+
 SAMPLE_RATE = 24_000
 """The Realtime API's ``audio/pcm`` format: 24 kHz, mono, signed 16-bit little-endian."""
 BYTES_PER_MS = SAMPLE_RATE * 2 // 1000
@@ -122,23 +124,6 @@ def meter_bar(db: float, cells: int = METER_CELLS) -> str:
     return "█" * filled + "░" * (cells - filled)
 
 
-def read_wav_pcm16(path: Path) -> bytes:
-    """The frames of a 24 kHz mono PCM16 WAV file; ``ValueError`` with a fix if it is not one."""
-    try:
-        with wave.open(str(path), "rb") as wav:
-            shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
-            frames = wav.readframes(wav.getnframes())
-    except (OSError, EOFError, wave.Error) as error:
-        raise ValueError(f"cannot read {path}: {error}") from error
-    if shape != (SAMPLE_RATE, 1, 2):
-        rate, channels, width = shape
-        raise ValueError(
-            f"{path} is {rate} Hz, {channels} channel(s), {8 * width}-bit; the Realtime API needs "
-            f"24 kHz mono 16-bit PCM (convert: sox {path} -r 24000 -c 1 -b 16 out.wav)"
-        )
-    return frames
-
-
 def open_wav_writer(path: Path) -> wave.Wave_write:
     """A WAV writer for 24 kHz mono PCM16."""
     writer = wave.open(str(path), "wb")  # noqa: SIM115 - the sink owns and closes it
@@ -180,7 +165,7 @@ class WavFileSource:
 
     def __init__(self, path: Path, *, realtime: bool = True) -> None:
         self.name = f"file {path.name}"
-        self.pcm = read_wav_pcm16(path)
+        self.pcm = read_pcm16_wav(path)
         self.realtime = realtime
         self._position = 0
         self._next_due = 0.0

@@ -32,6 +32,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from openai import AsyncOpenAI
 
+from audio_utils import read_pcm16_wav
+
 DEFAULT_URL = "ws://localhost:8000/v1/realtime"
 DEFAULT_MODEL = "gpt-realtime"
 DEFAULT_WAV = Path(__file__).resolve().parent.parent / "shared" / "audio" / "go_forward_human.wav"
@@ -86,14 +88,9 @@ def make_client(url: str, api_key: str | None) -> AsyncOpenAI:
 def read_wav_pcm16(path: Path) -> bytes:
     """The frames of a 24 kHz mono PCM16 WAV; ``StepFailed`` if it is anything else."""
     try:
-        with wave.open(str(path), "rb") as wav:
-            shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
-            frames = wav.readframes(wav.getnframes())
-    except (OSError, EOFError, wave.Error) as error:
-        raise StepFailed(f"cannot read {path}: {error} (choose a clip with --wav FILE)") from error
-    if shape != (SAMPLE_RATE, 1, 2):
-        raise StepFailed(f"{path} must be 24 kHz mono 16-bit PCM, not {shape}")
-    return frames
+        return read_pcm16_wav(path)
+    except ValueError as error:
+        raise StepFailed(f"{error} (choose a clip with --wav FILE)") from error
 
 
 def write_wav(path: Path, pcm: bytes) -> None:

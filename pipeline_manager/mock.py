@@ -14,7 +14,6 @@ exercises the same pipeline code as the real models.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -217,8 +216,3 @@ class MockTTSService(TTSService):
         self._phase += samples
         tone = (0.3 * 32767 * np.sin(2 * np.pi * TONE_HZ * t)).astype("<i2")
         yield TTSAudioRawFrame(tone.tobytes(), rate, 1, context_id=context_id)
-
-
-def tool_arguments_json(arguments: Any) -> str:
-    """Function-call arguments as the JSON string the protocol carries."""
-    return arguments if isinstance(arguments, str) else json.dumps(arguments)

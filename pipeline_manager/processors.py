@@ -55,9 +55,12 @@ class ResponseSink(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         """Dispatch the frames the core cares about."""
         await super().process_frame(frame, direction)
-        if direction != FrameDirection.DOWNSTREAM:
-            pass
-        elif isinstance(frame, TTSAudioRawFrame):
+        if direction == FrameDirection.DOWNSTREAM:
+            await self._dispatch(frame)
+        await self.push_frame(frame, direction)
+
+    async def _dispatch(self, frame: Frame) -> None:
+        if isinstance(frame, TTSAudioRawFrame):
             await self._on_audio(frame.audio, frame.sample_rate)
         elif isinstance(frame, LLMFullResponseEndFrame):
             await self._on_end()
@@ -67,4 +70,3 @@ class ResponseSink(FrameProcessor):
             for data in frame.data:
                 if isinstance(data, LLMUsageMetricsData):
                     self._on_usage(data.value.prompt_tokens, data.value.completion_tokens)
-        await self.push_frame(frame, direction)

@@ -66,6 +66,7 @@ class Response:
     _pending_calls: list[tuple[str, str, str]] = field(default_factory=list)
     _output_text_tokens: int = 0
     _reported_usage: dict[str, int] | None = None
+    _status_details: dict[str, Any] | None = None
 
     # --- read-only views --------------------------------------------------------------------
 
@@ -87,12 +88,11 @@ class Response:
 
     def to_object(self, *, with_usage: bool = False) -> dict[str, Any]:
         """The ``realtime.response`` object (no audio bytes in its output items)."""
-        status_details = getattr(self, "_status_details", None)
         return {
             "object": "realtime.response",
             "id": self.id,
             "status": self.status,
-            "status_details": status_details,
+            "status_details": self._status_details,
             "output": [r.public() for r in self.output],
             "conversation_id": self.conversation_id,
             "output_modalities": list(self.options.modalities),

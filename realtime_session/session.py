@@ -28,7 +28,7 @@ from realtime_session.commands import (
     StartResponse,
     TranscribeAudio,
 )
-from realtime_session.conversation import Conversation, ItemRecord, item_not_found
+from realtime_session.conversation import Conversation, ItemRecord
 from realtime_session.events import server_event
 from realtime_session.input_buffer import InputAudioBuffer
 from realtime_session.llm_context import LLMRequest, build_messages, estimate_tokens_of
@@ -450,10 +450,7 @@ class RealtimeSession:
 
     def _resolve_input(self, entry: dict[str, Any], index: int) -> ItemRecord:
         if entry.get("type") == "item_reference":
-            record = self.conversation.__dict__["_by_id"].get(entry["id"])
-            if record is None:
-                raise item_not_found(entry["id"], f"response.input[{index}].id")
-            return record
+            return self.conversation.get(entry["id"], f"response.input[{index}].id")
         return self._record_from_client_item(entry, f"response.input[{index}]")
 
     def _on_response_cancel(self, event: dict[str, Any]) -> list[Output]:
