@@ -92,7 +92,7 @@ def decode_base64_audio(data: str) -> bytes:
 _last_decoded: tuple[object, bytes] = (None, b"")
 
 
-def encode_base64_audio(data: bytes) -> str:
+def encode_base64_audio(data: bytes | bytearray) -> str:
     """Encode audio bytes as standard base64 text.
 
     Args:

@@ -51,7 +51,7 @@ def _effective_session(update: dict[str, Any] | None, model: str) -> dict[str, A
     """The session object a secret's session will start with."""
     session_type = (update or {}).get("type", "realtime")
     core = RealtimeSession(model=model, session_type=session_type, initial_session=update)
-    return core.start()[0]["session"]
+    return core.config.to_dict()
 
 
 @router.post("/v1/realtime/client_secrets")
@@ -97,7 +97,7 @@ async def create_beta_session(request: Request) -> JSONResponse:
     except ProtocolError as error:
         return _error(400, error.code, error.message, error.param)
     settings = request.app.state.settings
-    ga_session = update["session"]
+    ga_session = update.data["session"]
     effective = _effective_session(ga_session, settings.model_name)
     created = {"type": "session.created", "event_id": "event_mint", "session": effective}
     (beta_event,) = BetaServerTranslator().translate(created)

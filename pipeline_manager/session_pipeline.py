@@ -1,16 +1,20 @@
-"""The Pipecat side of one session: the adapter between the protocol core and the models.
+"""The Pipecat side of one session: carries out the core's commands, reports signals back.
+
+The pipeline never calls into the protocol core. The connection hands it commands
+(:meth:`SessionPipeline.execute`) and it reports what the models produce through one callback,
+``report(signal)``, which the connection drains and applies to the core in order.
 
 Two Pipecat workers run per session, under one runner:
 
-- the transcription worker holds the STT service; every committed user audio item is transcribed
-  (the LLM needs its text even when the client did not ask for transcription events);
-- the response worker is ``LLM -> TextTap -> TTS -> ResponseSink``. Responses run one at a time: the
-  context is built from the conversation items when the response starts, text is reported as the
-  LLM streams it and audio as soon as the TTS makes it (no real-time pacing, like the real API).
+- the transcription worker holds the STT service (:mod:`pipeline_manager.transcriber`);
+- the response worker is ``LLM -> TextTap -> TTS -> ResponseSink``. Responses run one at a time,
+  each with the complete LLM request the core built for it; text is reported as the LLM streams
+  it and audio as soon as the TTS makes it (no real-time pacing, like the real API).
 
 Cancelling a response pushes an ``InterruptionFrame``, which makes every processor drop its
 in-flight work; the next response waits until the interruption has reached the sink, so no stale
-audio can leak into it.
+audio can leak into it. Deadlines are not kept here: the connection's timers make the core fail
+a response or a transcription, and the core then cancels it.
 """
 
 from __future__ import annotations
@@ -23,10 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loguru import logger
-from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
-from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
-from pipecat.audio.filters.rnnoise_filter import RNNoiseFilter
-from pipecat.audio.utils import pcm_to_wav
 from pipecat.frames.frames import (
     ErrorFrame,
     Frame,
@@ -34,52 +34,43 @@ from pipecat.frames.frames import (
     InterruptionFrame,
     LLMConfigureOutputFrame,
     LLMContextFrame,
-    TranscriptionFrame,
     TTSUpdateSettingsFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
-from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.llm_service import FunctionCallParams
 from pipecat.services.settings import TTSSettings
 from pipecat.workers.runner import WorkerRunner
 
-from audio_utils import AudioFormat, InputAudioConverter, OutputAudioConverter, resample
-from config import Settings
+from audio_utils import OutputAudioConverter, resample
+from pipeline_manager.llm_request import llm_context
 from pipeline_manager.processors import ResponseSink, TextTap
 from pipeline_manager.services import ServiceFactory
-from pipeline_manager.turn_detection import SpeechStarted, TurnDetector
-from realtime_session import (
-    ArmIdleTimer,
+from pipeline_manager.transcriber import Transcriber
+from pipeline_manager.turn_input import PIPELINE_IN_RATE, TurnInput
+from realtime_session.commands import (
     CancelResponse,
-    Command,
-    ConfigureTurnDetection,
-    DisarmIdleTimer,
+    CancelTranscription,
+    ConfigureInput,
     FeedAudio,
-    LLMRequest,
-    Output,
-    RealtimeSession,
+    PipelineCommand,
     StartResponse,
     TranscribeAudio,
 )
+from realtime_session.signals import (
+    ResponseAudio,
+    ResponseDone,
+    ResponseFailed,
+    ResponseFunctionCall,
+    ResponseText,
+    Signal,
+)
 
-PIPELINE_IN_RATE = 16000
 PIPELINE_OUT_RATE = 24000
 START_TIMEOUT_S = 20.0
 DRAIN_TIMEOUT_S = 5.0
 
-Dispatch = Callable[[list[Output]], Awaitable[None]]
-
-
-@dataclass
-class _TurnInput:
-    """Turn detection state: the detector and where its stream starts on the session clock."""
-
-    detector: TurnDetector
-    origin_ms: float
-    noise_filter: RNNoiseFilter | None = None
-    converter: InputAudioConverter | None = None
-    converter_format: AudioFormat | None = None
+Report = Callable[[Signal], None]
 
 
 @dataclass
@@ -92,21 +83,18 @@ class _Generation:
     cancelled: bool = False
     usage: dict[str, int] | None = None
 
+    @property
+    def response_id(self) -> str:
+        return self.command.response_id
+
 
 class SessionPipeline:
-    """Runs one session's Pipecat workers and carries out the core's commands."""
+    """Runs one session's Pipecat workers and carries out the core's pipeline commands."""
 
-    def __init__(
-        self,
-        services: ServiceFactory,
-        core: RealtimeSession,
-        dispatch: Dispatch,
-        settings: Settings,
-    ) -> None:
-        self._core = core
-        self._dispatch = dispatch
-        self._settings = settings
-        self._stt = services.create_stt()
+    def __init__(self, services: ServiceFactory, report: Report, *, name: str = "session") -> None:
+        self._report = report
+        self._name = name
+        stt = services.create_stt()
         self._llm = services.create_llm()
         self._tts = services.create_tts()
         # Maps the response's voice to the TTS's (pipeline_manager/voices.py); absent: one voice.
@@ -114,7 +102,8 @@ class SessionPipeline:
         self._llm.register_function(None, _client_executed_tool, cancel_on_interruption=True)
         self._llm.add_event_handler("on_function_calls_started", self._on_function_calls)
 
-        self._stt_worker = self._make_worker("stt", Pipeline([self._stt]))
+        self._transcriber = Transcriber(stt, report)
+        self._stt_worker = self._make_worker("stt", Pipeline([stt]))
         sink = ResponseSink(
             on_audio=self._on_audio,
             on_end=self._on_end,
@@ -129,19 +118,17 @@ class SessionPipeline:
         self._loop_task: asyncio.Task[None] | None = None
         self._queue: asyncio.Queue[StartResponse] = asyncio.Queue()
         self._cancelled: set[str] = set()
+        """Responses cancelled while still queued behind another one."""
         self._current: _Generation | None = None
         self._drained = asyncio.Event()
         self._drained.set()
-        self._stt_lock = asyncio.Lock()
-        self._transcripts: dict[str, asyncio.Task[None]] = {}
         self._closed = False
-        self._turns: _TurnInput | None = None
-        self._idle_timer: asyncio.Task[None] | None = None
+        self._turns: TurnInput | None = None
 
     def _make_worker(self, name: str, pipeline: Pipeline) -> PipelineWorker:
         return PipelineWorker(
             pipeline,
-            name=f"{name}-{self._core.config.id}",
+            name=f"{name}-{self._name}",
             params=PipelineParams(
                 audio_in_sample_rate=PIPELINE_IN_RATE,
                 audio_out_sample_rate=PIPELINE_OUT_RATE,
@@ -175,15 +162,13 @@ class SessionPipeline:
         if self._closed:
             return
         self._closed = True
-        tasks = [
-            t
-            for t in (self._loop_task, self._idle_timer, *self._transcripts.values())
-            if t is not None
-        ]
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), DRAIN_TIMEOUT_S)
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self._loop_task, DRAIN_TIMEOUT_S)
+        await self._transcriber.close(DRAIN_TIMEOUT_S)
+        if self._turns is not None:
+            await self._turns.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._runner.cancel(), DRAIN_TIMEOUT_S)
         if self._runner_task is not None:
@@ -192,98 +177,32 @@ class SessionPipeline:
 
     # --- commands ---------------------------------------------------------------------------------
 
-    async def execute(self, command: Command) -> None:
-        """Carry out one command from the core."""
+    async def execute(self, command: PipelineCommand) -> None:
+        """Carry out one command from the core (turn detection runs here, inline, in order)."""
         if self._closed:
             return
-        if isinstance(command, StartResponse):
-            self._queue.put_nowait(command)
-        elif isinstance(command, CancelResponse):
-            await self._cancel(command.response_id)
-        elif isinstance(command, TranscribeAudio):
-            task = asyncio.create_task(self._transcribe(command))
-            self._transcripts[command.item_id] = task
-            task.add_done_callback(lambda _t, i=command.item_id: self._transcripts.pop(i, None))
-        elif isinstance(command, FeedAudio):
-            await self._feed_turn_detector(command)
-        elif isinstance(command, ConfigureTurnDetection):
+        match command:
+            case StartResponse():
+                self._queue.put_nowait(command)
+            case CancelResponse(response_id):
+                await self._cancel(response_id)
+            case TranscribeAudio():
+                self._transcriber.submit(command)
+            case CancelTranscription(item_id):
+                self._transcriber.cancel(item_id)
+            case FeedAudio(audio, audio_format):
+                if self._turns is not None:
+                    await self._turns.feed(audio, audio_format)
+            case ConfigureInput():
+                await self._configure_input(command)
+
+    async def _configure_input(self, command: ConfigureInput) -> None:
+        if self._turns is not None:
+            await self._turns.close()
             self._turns = None
-            if command.turn_detection is not None:
-                self._turns = _TurnInput(
-                    TurnDetector(command.turn_detection), self._core.audio_ms_total
-                )
-        elif isinstance(command, ArmIdleTimer):
-            self._disarm_idle_timer()
-            self._idle_timer = asyncio.create_task(self._idle_timeout(command.timeout_ms))
-        elif isinstance(command, DisarmIdleTimer):
-            self._disarm_idle_timer()
-
-    # --- turn detection ---------------------------------------------------------------------------
-
-    async def _feed_turn_detector(self, command: FeedAudio) -> None:
-        turns = self._turns
-        if turns is None:
-            return
-        if turns.converter is None or turns.converter_format != command.audio_format:
-            turns.converter = InputAudioConverter(command.audio_format, PIPELINE_IN_RATE)
-            turns.converter_format = command.audio_format
-        pcm = turns.converter.convert(command.audio)
-        if turns.noise_filter is not None:
-            pcm = await turns.noise_filter.filter(pcm)
-        events = await turns.detector.feed(pcm)
-        for event in events:
-            if self._turns is not turns:
-                return  # turn detection was reconfigured while we were analysing
-            if isinstance(event, SpeechStarted):
-                outputs = self._core.on_speech_started(turns.origin_ms + event.onset_ms)
-            else:
-                outputs = self._core.on_speech_stopped(turns.origin_ms + event.end_ms)
-            await self._dispatch(outputs)
-
-    async def _idle_timeout(self, timeout_ms: int) -> None:
-        await asyncio.sleep(timeout_ms / 1000)
-        self._idle_timer = None
-        await self._dispatch(self._core.on_idle_timeout())
-
-    def _disarm_idle_timer(self) -> None:
-        if self._idle_timer is not None and self._idle_timer is not asyncio.current_task():
-            self._idle_timer.cancel()
-        self._idle_timer = None
-
-    # --- transcription ----------------------------------------------------------------------------
-
-    async def _transcribe(self, command: TranscribeAudio) -> None:
-        fmt = command.audio_format
-        pcm = resample(fmt.to_pcm16(command.audio), fmt.sample_rate, PIPELINE_IN_RATE)
-        noise_filter = await _noise_filter(command.noise_reduction)
-        if noise_filter is not None:
-            pcm = await noise_filter.filter(pcm)
-        seconds = len(pcm) / 2 / PIPELINE_IN_RATE
-        audio = pcm_to_wav(pcm, PIPELINE_IN_RATE) if self._stt.wants_wav_segments else pcm
-        texts: list[str] = []
-        error: str | None = None
-        try:
-            async with self._stt_lock:
-                async with asyncio.timeout(self._settings.transcription_timeout_s):
-                    async for frame in self._stt.run_stt(audio):
-                        if isinstance(frame, TranscriptionFrame):
-                            if not isinstance(frame.text, str):
-                                raise TypeError(f"malformed transcript {frame.text!r}")
-                            texts.append(frame.text.strip())
-                        elif isinstance(frame, ErrorFrame):
-                            error = frame.error
-        except TimeoutError:
-            error = f"transcription timed out after {self._settings.transcription_timeout_s:g} s"
-        except Exception as exc:
-            error = f"transcription failed: {exc}"
-        if error is not None:
-            logger.warning(f"STT failed for {command.item_id}: {error}")
-            await self._dispatch(self._core.on_transcription_failed(command.item_id, error))
-        else:
-            transcript = " ".join(t for t in texts if t)
-            await self._dispatch(
-                self._core.on_transcription_completed(command.item_id, transcript, seconds)
-            )
+        if command.turn_detection is not None:
+            self._turns = await TurnInput.start(command, self._report)
+        await self._transcriber.set_noise_reduction(command.noise_reduction)
 
     # --- responses --------------------------------------------------------------------------------
 
@@ -299,16 +218,9 @@ class SessionPipeline:
                 raise
             except Exception as exc:
                 logger.exception(f"response {command.response_id} failed")
-                await self._dispatch(self._core.on_response_failed(command.response_id, str(exc)))
+                self._report(ResponseFailed(command.response_id, str(exc)))
 
     async def _generate(self, command: StartResponse) -> None:
-        pending = [self._transcripts[i] for i in command.awaits_items if i in self._transcripts]
-        if pending:
-            await asyncio.wait(pending, timeout=self._settings.transcription_timeout_s)
-        request = self._core.llm_request(command.response_id)
-        if request is None or command.response_id in self._cancelled:
-            self._cancelled.discard(command.response_id)
-            return
         await asyncio.wait_for(self._drained.wait(), DRAIN_TIMEOUT_S)
         generation = _Generation(command)
         if "audio" in command.modalities:
@@ -321,27 +233,17 @@ class SessionPipeline:
             voice = self._tts_voice(command.voice) if self._tts_voice is not None else None
             if voice is not None:
                 frames.append(TTSUpdateSettingsFrame(delta=TTSSettings(voice=voice)))
-            frames.append(LLMContextFrame(_llm_context(request)))
+            frames.append(LLMContextFrame(llm_context(command.request)))
             await self._response_worker.queue_frames(frames)
-            try:
-                await asyncio.wait_for(
-                    generation.finished.wait(), self._settings.response_timeout_s
-                )
-            except TimeoutError:
-                await self._interrupt()
-                await self._dispatch(
-                    self._core.on_response_failed(
-                        command.response_id,
-                        f"The response timed out after {self._settings.response_timeout_s:g} s.",
-                        code="timeout",
-                    )
-                )
+            # Ends when the sink sees the reply's end, or when the core cancels the response
+            # (the client, a barge-in, or the connection's response deadline).
+            await generation.finished.wait()
         finally:
             self._current = None
 
     async def _cancel(self, response_id: str) -> None:
         current = self._current
-        if current is not None and current.command.response_id == response_id:
+        if current is not None and current.response_id == response_id:
             current.cancelled = True
             current.finished.set()
             await self._interrupt()
@@ -364,7 +266,7 @@ class SessionPipeline:
         if not isinstance(text, str):
             await self._fail_live(f"the LLM produced malformed text ({type(text).__name__})")
             return
-        await self._dispatch(self._core.on_response_text(current.command.response_id, text))
+        self._report(ResponseText(current.response_id, text))
 
     async def _on_audio(self, audio: bytes, sample_rate: int) -> None:
         current = self._live()
@@ -377,20 +279,17 @@ class SessionPipeline:
             audio = resample(audio, sample_rate, PIPELINE_OUT_RATE)
         converted = current.converter.convert(audio)
         if converted:
-            await self._dispatch(
-                self._core.on_response_audio(current.command.response_id, converted)
-            )
+            self._report(ResponseAudio(current.response_id, converted))
 
     async def _on_end(self) -> None:
         current = self._live()
         if current is None:
             return
-        response_id = current.command.response_id
         if current.converter is not None:
             tail = current.converter.flush()
             if tail:
-                await self._dispatch(self._core.on_response_audio(response_id, tail))
-        await self._dispatch(self._core.on_response_done(response_id, current.usage))
+                self._report(ResponseAudio(current.response_id, tail))
+        self._report(ResponseDone(current.response_id, current.usage))
         current.finished.set()
 
     async def _on_interrupted(self) -> None:
@@ -407,9 +306,9 @@ class SessionPipeline:
         for call in function_calls:
             arguments = call.arguments
             text = arguments if isinstance(arguments, str) else json.dumps(arguments)
-            await self._dispatch(
-                self._core.on_response_function_call(
-                    current.command.response_id, call.function_name, text, call.tool_call_id
+            self._report(
+                ResponseFunctionCall(
+                    current.response_id, call.function_name, text, call.tool_call_id
                 )
             )
 
@@ -428,7 +327,7 @@ class SessionPipeline:
         current.finished.set()
         # Whatever the failed generation still has in flight must not leak into the next one.
         await self._interrupt()
-        await self._dispatch(self._core.on_response_failed(current.command.response_id, message))
+        self._report(ResponseFailed(current.response_id, message))
 
 
 async def _client_executed_tool(params: FunctionCallParams) -> None:
@@ -436,42 +335,8 @@ async def _client_executed_tool(params: FunctionCallParams) -> None:
     await params.result_callback(None, properties=FunctionCallResultProperties(run_llm=False))
 
 
-async def _noise_filter(noise_reduction: dict[str, Any] | None) -> RNNoiseFilter | None:
-    """Pipecat's RNNoise filter for ``audio.input.noise_reduction`` (``None`` when it is off).
-
-    RNNoise has a single model, so ``near_field`` and ``far_field`` both get it: it removes
-    stationary and non-stationary background noise before VAD and transcription.
-    """
-    if noise_reduction is None:
-        return None
-    noise_filter = RNNoiseFilter()
-    await noise_filter.start(PIPELINE_IN_RATE)
-    return noise_filter
-
-
 def _setter(event: asyncio.Event) -> Callable[..., Awaitable[None]]:
     async def handler(*_args: Any) -> None:
         event.set()
 
     return handler
-
-
-def _llm_context(request: LLMRequest) -> LLMContext:
-    """A Pipecat LLM context from the core's request (OpenAI chat format messages and tools)."""
-    tools = [
-        FunctionSchema(
-            name=tool["name"],
-            description=tool.get("description", ""),
-            properties=(tool.get("parameters") or {}).get("properties", {}),
-            required=(tool.get("parameters") or {}).get("required", []),
-        )
-        for tool in request.tools
-    ]
-    choice = request.tool_choice
-    if isinstance(choice, dict):
-        choice = {"type": "function", "function": {"name": choice.get("name")}}
-    if tools:
-        return LLMContext(
-            messages=request.messages, tools=ToolsSchema(standard_tools=tools), tool_choice=choice
-        )
-    return LLMContext(messages=request.messages)

@@ -103,6 +103,7 @@ Beta's ``temperature`` is never reported (the server has none to report).
 from __future__ import annotations
 
 import copy
+import json
 import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
@@ -149,6 +150,7 @@ from openai.types.beta.realtime.transcription_session_update_param import (
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from protocol import validation
+from protocol.client_event import ClientEvent
 from protocol.errors import ProtocolError
 
 __all__ = [
@@ -301,7 +303,7 @@ _BETA_ADAPTERS: dict[str, TypeAdapter[Any]] = {t: TypeAdapter(s) for t, s in _BE
 # =============================================================================================
 
 
-def parse_beta_client_event(raw: str | bytes) -> dict[str, Any]:
+def parse_beta_client_event(raw: str | bytes) -> ClientEvent:
     """Parse and validate one beta client frame; return the equivalent GA client event.
 
     Raises :class:`ProtocolError` with the code, message and ``param`` (a beta path, e.g.
@@ -319,7 +321,7 @@ def parse_beta_client_event(raw: str | bytes) -> dict[str, Any]:
             _check_ga(ga_event)
     except ProtocolError as exc:
         raise exc.with_event_id(event_id if isinstance(event_id, str) else None) from None
-    return ga_event
+    return validation.parse_client_event(json.dumps(ga_event))  # temporary
 
 
 def _check_beta_event_type(event: dict[str, Any]) -> str:

@@ -80,6 +80,7 @@ from openai.types.realtime.session_update_event_param import SessionUpdateEventP
 from pydantic import ConfigDict, Discriminator, Tag, TypeAdapter, ValidationError
 
 from audio_utils import decode_base64_audio
+from protocol.client_event import ClientEvent
 from protocol.errors import ProtocolError
 
 __all__ = ["CLIENT_EVENT_TYPES", "MAX_AUDIO_APPEND_BYTES", "parse_client_event"]
@@ -331,7 +332,7 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
 # ---------------------------------------------------------------------------------------------
 
 
-def parse_client_event(raw: str | bytes) -> dict[str, Any]:
+def parse_client_event(raw: str | bytes) -> ClientEvent:
     """Parse and validate one client WebSocket frame; return the event as plain JSON data.
 
     Raises :class:`ProtocolError` with the code, message and ``param`` the real API would use.
@@ -345,7 +346,10 @@ def parse_client_event(raw: str | bytes) -> dict[str, Any]:
         _check_semantics(event_type, event)
     except ProtocolError as exc:
         raise exc.with_event_id(event_id if isinstance(event_id, str) else None) from None
-    return event
+    audio = (
+        decode_base64_audio(event["audio"]) if event_type == "input_audio_buffer.append" else None
+    )
+    return ClientEvent(event_type, event, audio)
 
 
 def _decode_frame(raw: str | bytes) -> dict[str, Any]:

@@ -1,29 +1,35 @@
-"""The sans-I/O protocol core: session state, conversation and response lifecycle."""
+"""The sans-I/O protocol core: session state, conversation and the turn/response lifecycle."""
 
 from realtime_session.commands import (
-    ArmIdleTimer,
+    ArmTimer,
     CancelResponse,
+    CancelTranscription,
     Command,
-    ConfigureTurnDetection,
-    DisarmIdleTimer,
+    ConfigureInput,
+    DisarmTimer,
     FeedAudio,
+    PipelineCommand,
     StartResponse,
+    TimerCommand,
     TranscribeAudio,
 )
 from realtime_session.llm_context import LLMRequest
 from realtime_session.session import Output, RealtimeSession, SessionLimits
 
 __all__ = [
-    "ArmIdleTimer",
+    "ArmTimer",
     "CancelResponse",
+    "CancelTranscription",
     "Command",
-    "ConfigureTurnDetection",
-    "DisarmIdleTimer",
+    "ConfigureInput",
+    "DisarmTimer",
     "FeedAudio",
     "LLMRequest",
     "Output",
+    "PipelineCommand",
     "RealtimeSession",
     "SessionLimits",
     "StartResponse",
+    "TimerCommand",
     "TranscribeAudio",
 ]

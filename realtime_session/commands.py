@@ -1,77 +1,108 @@
-"""Commands the sans-I/O core hands to the pipeline adapter.
+"""Commands the sans-I/O core hands to its driver, next to the server events it returns.
 
-The core never runs models itself: it returns these next to the server events, and the adapter
-(``pipeline_manager``) carries them out and reports back through the session's ``on_*`` methods.
+The core never runs models or clocks itself. The connection (its only driver) keeps the timers
+(:class:`ArmTimer`/:class:`DisarmTimer`) and hands everything else to the session's pipeline,
+which reports back with :mod:`realtime_session.signals`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from audio_utils import AudioFormat
+from realtime_session.llm_context import LLMRequest
+from realtime_session.signals import Timer
 
 
-class Command:
-    """Base class of everything the core asks the pipeline to do."""
-
-
-@dataclass(frozen=True)
-class StartResponse(Command):
-    """Generate a response: fetch its LLM request with ``RealtimeSession.llm_request`` once the
-    transcriptions of ``awaits_items`` are in, then stream text/audio back."""
+@dataclass(frozen=True, slots=True)
+class StartResponse:
+    """Generate a response. It carries everything it needs: the core sends it only once the
+    transcripts its context depends on are in, so the pipeline never asks the core for more."""
 
     response_id: str
-    awaits_items: tuple[str, ...]
-    modalities: tuple[str, ...]
+    request: LLMRequest
     output_format: AudioFormat
-    voice: str
     speed: float = 1.0
 
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return self.request.modalities
 
-@dataclass(frozen=True)
-class CancelResponse(Command):
+    @property
+    def voice(self) -> str:
+        return self.request.voice
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResponse:
     """Stop generating a response; the core has already closed it on the wire."""
 
     response_id: str
 
 
-@dataclass(frozen=True)
-class TranscribeAudio(Command):
+@dataclass(frozen=True, slots=True)
+class TranscribeAudio:
     """Transcribe a committed user audio item (always: the LLM needs its text)."""
 
     item_id: str
     audio: bytes
     audio_format: AudioFormat
-    transcription: dict[str, Any] | None = None
-    """The session's ``audio.input.transcription`` at commit time; ``None``: no client events."""
-    noise_reduction: dict[str, Any] | None = None
-    """The session's ``audio.input.noise_reduction`` at commit time."""
 
 
-@dataclass(frozen=True)
-class FeedAudio(Command):
+@dataclass(frozen=True, slots=True)
+class CancelTranscription:
+    """Stop transcribing an item (its deadline passed; the core has reported it failed)."""
+
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedAudio:
     """Audio appended to the input buffer, for voice activity detection."""
 
     audio: bytes
     audio_format: AudioFormat
 
 
-@dataclass(frozen=True)
-class ConfigureTurnDetection(Command):
-    """The session's turn detection or noise reduction changed (``None``: off)."""
+@dataclass(frozen=True, slots=True)
+class ConfigureInput:
+    """The session's turn detection or noise reduction changed (``None``: off).
 
-    turn_detection: dict[str, Any] | None = field(default=None)
-    noise_reduction: dict[str, Any] | None = field(default=None)
+    The turn detector's stream starts at ``origin_ms`` on the session audio clock, and the
+    speech signals it reports carry ``epoch``, so the core can drop signals made under a
+    configuration that has since been replaced.
+    """
+
+    turn_detection: dict[str, Any] | None
+    noise_reduction: dict[str, Any] | None
+    origin_ms: float
+    epoch: int
 
 
-@dataclass(frozen=True)
-class ArmIdleTimer(Command):
-    """Start (or restart) the ``idle_timeout_ms`` timer; on expiry call ``on_idle_timeout``."""
+@dataclass(frozen=True, slots=True)
+class ArmTimer:
+    """Start (or restart) a deadline; when it passes, report ``TimerExpired(timer)``."""
 
-    timeout_ms: int
+    timer: Timer
+    delay_s: float
 
 
-@dataclass(frozen=True)
-class DisarmIdleTimer(Command):
-    """Stop the idle timer (the user started speaking)."""
+@dataclass(frozen=True, slots=True)
+class DisarmTimer:
+    """Forget a deadline (what it guarded is over); unknown timers are ignored."""
+
+    timer: Timer
+
+
+PipelineCommand = (
+    StartResponse
+    | CancelResponse
+    | TranscribeAudio
+    | CancelTranscription
+    | (FeedAudio | ConfigureInput)
+)
+"""The commands the connection hands to the session's pipeline."""
+TimerCommand = ArmTimer | DisarmTimer
+"""The commands the connection carries out itself."""
+Command = PipelineCommand | TimerCommand

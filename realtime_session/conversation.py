@@ -21,15 +21,22 @@ class ItemRecord:
     """One conversation item plus the server-side data that does not travel with it."""
 
     item: dict[str, Any]
-    audio: bytes | None = None
+    audio: bytes | bytearray | None = None
+    """The item's audio in ``audio_format``; a bytearray while its response still streams it."""
     audio_format: AudioFormat | None = None
     llm_text: str | None = None
     """What the LLM sees for an audio item; ``None`` while its transcription is pending."""
-    extra: dict[str, Any] = field(default_factory=dict)
+    transcription: dict[str, Any] | None = None
+    """The session's ``audio.input.transcription`` when the item was sent to the STT: the client
+    gets transcription events for it only when this is set."""
+    streamed: list[str] = field(default_factory=list)
+    """The text deltas of an assistant message still streaming (joined on demand: appending to
+    one growing string would copy it on every delta)."""
 
     @property
     def id(self) -> str:
-        return self.item["id"]
+        item_id: str = self.item["id"]
+        return item_id
 
     @property
     def audio_ms(self) -> float:
@@ -37,6 +44,11 @@ class ItemRecord:
         if self.audio is None or self.audio_format is None:
             return 0.0
         return self.audio_format.duration_ms(len(self.audio))
+
+    @property
+    def streamed_text(self) -> str:
+        """The text an in-progress assistant message has streamed so far."""
+        return "".join(self.streamed)
 
     def public(self) -> dict[str, Any]:
         """The item as announced in events: without audio bytes."""
@@ -81,6 +93,10 @@ class Conversation:
         if record is None:
             raise item_not_found(item_id, param)
         return record
+
+    def find(self, item_id: str) -> ItemRecord | None:
+        """The item with this id, or ``None``."""
+        return self._by_id.get(item_id)
 
     def last_id(self) -> str | None:
         """The id of the last item, the ``previous_item_id`` of an item appended now."""

@@ -62,6 +62,7 @@ class Response:
     usage_input_tokens: int = 0
     _message: ItemRecord | None = None
     _text: str = ""
+    """The message's whole text, once it is closed."""
     _audio: bytearray = field(default_factory=bytearray)
     _pending_calls: list[tuple[str, str, str]] = field(default_factory=list)
     _output_text_tokens: int = 0
@@ -115,9 +116,8 @@ class Response:
         if self.is_done or not delta:
             return []
         events = self._open_message()
-        self._text += delta
         assert self._message is not None
-        self._message.extra["streamed_text"] = self._text
+        self._message.streamed.append(delta)
         self._output_text_tokens += 1
         kind = (
             "response.output_audio_transcript.delta"
@@ -256,6 +256,7 @@ class Response:
         record = self._message
         if record is None:
             return []
+        self._text = record.streamed_text
         ref = self._part_ref()
         events: Events = []
         if self.audio_out:

@@ -42,7 +42,8 @@ class SessionConfig:
     @property
     def type(self) -> str:
         """``realtime`` or ``transcription``."""
-        return self._body["type"]
+        session_type: str = self._body["type"]
+        return session_type
 
     def to_dict(self) -> dict[str, Any]:
         """The full session object as sent in ``session.created`` / ``session.updated``."""
@@ -53,27 +54,36 @@ class SessionConfig:
 
     @property
     def input_format(self) -> dict[str, Any]:
-        return self._body["audio"]["input"]["format"]
+        return self._audio_input("format") or {"type": "audio/pcm", "rate": 24000}
 
     @property
     def output_format(self) -> dict[str, Any]:
-        return self._body.get("audio", {}).get("output", {}).get("format", {"type": "audio/pcm"})
+        output_format: dict[str, Any] = self._audio_output("format", {"type": "audio/pcm"})
+        return output_format
 
     @property
     def voice(self) -> str:
-        return self._body.get("audio", {}).get("output", {}).get("voice", "alloy")
+        voice: str = self._audio_output("voice", "alloy")
+        return voice
 
     @property
     def turn_detection(self) -> dict[str, Any] | None:
-        return self._body["audio"]["input"]["turn_detection"]
+        return self._audio_input("turn_detection")
 
     @property
     def transcription(self) -> dict[str, Any] | None:
-        return self._body["audio"]["input"]["transcription"]
+        return self._audio_input("transcription")
 
     @property
     def noise_reduction(self) -> dict[str, Any] | None:
-        return self._body["audio"]["input"]["noise_reduction"]
+        return self._audio_input("noise_reduction")
+
+    def _audio_input(self, key: str) -> dict[str, Any] | None:
+        value: dict[str, Any] | None = self._body["audio"]["input"][key]
+        return value
+
+    def _audio_output(self, key: str, default: Any) -> Any:
+        return self._body.get("audio", {}).get("output", {}).get(key, default)
 
     def get(self, key: str, default: Any = None) -> Any:
         """A top-level field of the session (``instructions``, ``tools``, ...)."""

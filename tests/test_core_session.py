@@ -2,7 +2,7 @@
 
 The pipeline is simulated by calling the session's ``on_*`` signals by hand. Every server event the
 core emits is validated against the SDK's strict union and run through the same cross-event
-invariant checker the socket tests use (PROTOCOL.md section 5).
+invariant checker the socket tests use (docs/protocol.md §6).
 """
 
 from __future__ import annotations
@@ -13,13 +13,26 @@ from typing import Any
 
 import pytest
 
+from protocol import ProtocolError
+from protocol.validation import parse_client_event
 from realtime_session import (
     CancelResponse,
-    ConfigureTurnDetection,
+    ConfigureInput,
     FeedAudio,
     RealtimeSession,
     StartResponse,
     TranscribeAudio,
+)
+from realtime_session.signals import (
+    ResponseAudio,
+    ResponseDone,
+    ResponseFailed,
+    ResponseFunctionCall,
+    ResponseText,
+    SpeechStarted,
+    SpeechStopped,
+    TranscriptCompleted,
+    TranscriptFailed,
 )
 from tests.helpers_audio import b64, tone
 from tests.realtime_client import InvariantChecker, validate_server_event
@@ -34,6 +47,15 @@ TOOL = {
 }
 
 
+def handle_raw(session: RealtimeSession, raw: str) -> list[Any]:
+    """Validate a frame and apply it, the way the connection's driver does."""
+    try:
+        event = parse_client_event(raw)
+    except ProtocolError as error:
+        return [error.to_event()]
+    return session.handle(event)
+
+
 class Core:
     """A ``RealtimeSession`` plus helpers that validate everything it emits."""
 
@@ -41,6 +63,7 @@ class Core:
         self.session = RealtimeSession()
         self.checker = InvariantChecker()
         self.events: list[dict[str, Any]] = []
+        self.started: dict[str, StartResponse] = {}
         opened = self._take(self.session.start())
         assert [o["type"] for o in opened if isinstance(o, dict)] == ["session.created"]
         audio = session.pop("audio", {})
@@ -55,11 +78,18 @@ class Core:
                 validate_server_event(output)
                 self.checker.check(output)
                 self.events.append(output)
+            elif isinstance(output, StartResponse):
+                self.started[output.response_id] = output
         return outputs
 
     def outputs(self, kind: str, **fields: Any) -> list[Any]:
         """Send one client event; return everything the core produced (events and commands)."""
-        return self._take(self.session.handle_raw(json.dumps({"type": kind, **fields})))
+        return self._take(handle_raw(self.session, json.dumps({"type": kind, **fields})))
+
+    def request(self, response_id: str) -> Any:
+        """The LLM request a response was started with (``None`` if it has not started)."""
+        start = self.started.get(response_id)
+        return start.request if start is not None else None
 
     def send(self, kind: str, **fields: Any) -> list[dict[str, Any]]:
         """Send one client event; return only the server events."""
@@ -103,13 +133,13 @@ class Core:
         return start.response_id
 
     def text(self, response_id: str, delta: str) -> list[dict[str, Any]]:
-        return self.signal(self.session.on_response_text(response_id, delta))
+        return self.signal(self.session.receive(ResponseText(response_id, delta)))
 
     def audio(self, response_id: str, audio: bytes) -> list[dict[str, Any]]:
-        return self.signal(self.session.on_response_audio(response_id, audio))
+        return self.signal(self.session.receive(ResponseAudio(response_id, audio)))
 
     def done(self, response_id: str) -> list[dict[str, Any]]:
-        return self.signal(self.session.on_response_done(response_id))
+        return self.signal(self.session.receive(ResponseDone(response_id)))
 
     def reply(self, text: str, *, audio: bool = False, **params: Any) -> list[dict[str, Any]]:
         """A whole response: ``response.create``, one text (+ audio) delta per word, done."""
@@ -130,16 +160,24 @@ class Core:
     def messages(self, **params: Any) -> list[dict[str, Any]]:
         """The LLM messages a new response would get (the response is then finished)."""
         response_id = self.create_response(**params)
-        request = self.session.llm_request(response_id)
+        request = self.request(response_id)
         assert request is not None
         self.done(response_id)
         return request.messages
+
+    def receive(self, signal: Any) -> list[dict[str, Any]]:
+        """Apply a pipeline signal; return the server events it produced."""
+        return self.signal(self.session.receive(signal))
+
+    def transcribed(self, item_id: str, transcript: str) -> list[Any]:
+        """Report an item's transcript; return everything the core produced."""
+        return self._take(self.session.receive(TranscriptCompleted(item_id, transcript)))
 
     def item_ids(self) -> list[str]:
         return [record.id for record in self.session.conversation.records()]
 
 
-# ``rate_limits.updated`` is optional and its position is not fixed (PROTOCOL.md section 5): it is
+# ``rate_limits.updated`` is optional and its position is not fixed (docs/protocol.md §6): it is
 # validated with everything else but left out of the sequences the tests compare.
 OPTIONAL_EVENTS = {"rate_limits.updated"}
 
@@ -162,7 +200,7 @@ def non_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------------------------
-# Response event sequences (PROTOCOL.md section 5)
+# Response event sequences (docs/protocol.md §6)
 # ------------------------------------------------------------------------------------------------
 
 
@@ -274,7 +312,7 @@ def test_response_create_commands_and_overrides() -> None:
     assert start.modalities == ("audio",)
     assert start.voice == "marin"
     assert start.output_format.kind == "audio/pcmu"
-    assert start.awaits_items == ()
+    assert start.request.messages[-1] == {"role": "user", "content": "hello"}
     core.done(start.response_id)
 
     produced = core.outputs(
@@ -288,7 +326,7 @@ def test_response_create_commands_and_overrides() -> None:
     (start,) = commands(produced, StartResponse)
     assert start.modalities == ("text",)
     assert produced[0]["response"]["metadata"] == {"k": "v"}
-    request = core.session.llm_request(start.response_id)
+    request = core.request(start.response_id)
     assert request is not None
     assert request.messages[0] == {"role": "system", "content": "Be terse."}
     core.done(start.response_id)
@@ -298,7 +336,7 @@ def test_function_call_after_preamble_is_two_output_items() -> None:
     core = Core(tools=[TOOL])
     core.user_text("weather in Paris?")
     response_id = core.create_response()
-    request = core.session.llm_request(response_id)
+    request = core.request(response_id)
     assert request is not None
     assert [t["name"] for t in request.tools] == ["get_weather"]
 
@@ -306,8 +344,8 @@ def test_function_call_after_preamble_is_two_output_items() -> None:
     produced += core.audio(response_id, tone(100))
     assert (
         core.signal(
-            core.session.on_response_function_call(
-                response_id, "get_weather", '{"city":"Paris"}', "call_1"
+            core.session.receive(
+                ResponseFunctionCall(response_id, "get_weather", '{"city":"Paris"}', "call_1")
             )
         )
         == []
@@ -374,7 +412,7 @@ def test_function_call_without_preamble_is_output_zero() -> None:
     core = Core(output_modalities=["text"], tools=[TOOL])
     core.user_text("get_weather")
     response_id = core.create_response()
-    core.signal(core.session.on_response_function_call(response_id, "get_weather", "{}"))
+    core.receive(ResponseFunctionCall(response_id, "get_weather", "{}"))
     produced = core.done(response_id)
     assert types(produced) == [
         "response.output_item.added",
@@ -404,7 +442,7 @@ def test_max_output_tokens_makes_an_incomplete_response() -> None:
     core.user_text("hello")
     response_id = core.create_response()
     core.text(response_id, "one")
-    outputs = core.session.on_response_text(response_id, " two")
+    outputs = core.session.receive(ResponseText(response_id, " two"))
     produced = core.signal(outputs)
     assert CancelResponse(response_id) in commands(outputs)
     assert types(produced)[-1] == "response.done"
@@ -421,7 +459,9 @@ def test_failed_response_is_a_response_done_not_an_error() -> None:
     core.user_text("hello")
     response_id = core.create_response()
     core.text(response_id, "partial")
-    produced = core.signal(core.session.on_response_failed(response_id, "boom", code="timeout"))
+    produced = core.signal(
+        core.session.receive(ResponseFailed(response_id, "boom", code="timeout"))
+    )
     assert "error" not in types(produced)
     done = produced[-1]["response"]
     assert done["status"] == "failed"
@@ -467,7 +507,7 @@ def test_session_update_clears_with_empty_and_null() -> None:
     session = core.update(tools=[])
     assert session["tools"] == []
     response_id = core.create_response()
-    request = core.session.llm_request(response_id)
+    request = core.request(response_id)
     assert request is not None
     assert request.tools == []
     core.done(response_id)
@@ -481,14 +521,12 @@ def test_session_update_clears_with_empty_and_null() -> None:
     )
     assert types(produced) == ["session.updated"]
     assert produced[0]["session"]["audio"]["input"]["turn_detection"]["type"] == "server_vad"
-    assert [c.turn_detection["type"] for c in commands(produced, ConfigureTurnDetection)] == [
-        "server_vad"
-    ]
+    assert [c.turn_detection["type"] for c in commands(produced, ConfigureInput)] == ["server_vad"]
     produced = core.outputs(
         "session.update", session={"type": "realtime", "audio": {"input": {"turn_detection": None}}}
     )
     assert produced[0]["session"]["audio"]["input"]["turn_detection"] is None
-    assert [c.turn_detection for c in commands(produced, ConfigureTurnDetection)] == [None]
+    assert [c.turn_detection for c in commands(produced, ConfigureInput)] == [None]
 
     session = core.update(
         audio={
@@ -826,11 +864,11 @@ def test_commit_creates_a_user_audio_item_and_never_a_response() -> None:
     assert added["previous_item_id"] == first
     assert added["item"]["role"] == "user"
     assert added["item"]["content"] == [{"type": "input_audio", "transcript": None}]
-    (transcribe,) = commands(produced)
+    (transcribe,) = commands(produced, TranscribeAudio)
     assert isinstance(transcribe, TranscribeAudio)
     assert transcribe.audio == audio
     assert transcribe.audio_format.kind == "audio/pcm"
-    assert transcribe.transcription is None
+    assert core.session.conversation.get(item_id).transcription is None
     assert not commands(produced, StartResponse)
     assert core.session.active_response_ids == []
     # The buffer is empty after a commit.
@@ -889,12 +927,12 @@ def test_vad_turn_audio_times_use_the_session_clock() -> None:
         audio={"input": {"turn_detection": {"type": "server_vad", "prefix_padding_ms": 300}}},
     )
     _append_ms(core, 1000)
-    started = core.signal(core.session.on_speech_started(600))
+    started = core.receive(SpeechStarted(core.session.state.epoch, 600))
     assert types(started) == ["input_audio_buffer.speech_started"]
     assert started[0]["audio_start_ms"] == 300  # onset minus prefix padding
     item_id = started[0]["item_id"]
     _append_ms(core, 1000)
-    outputs = core.session.on_speech_stopped(1800)
+    outputs = core.session.receive(SpeechStopped(core.session.state.epoch, 1800))
     produced = core.signal(outputs)
     assert types(produced) == [
         "input_audio_buffer.speech_stopped",
@@ -908,24 +946,26 @@ def test_vad_turn_audio_times_use_the_session_clock() -> None:
     assert produced[2]["item"]["id"] == item_id
     (transcribe,) = commands(outputs, TranscribeAudio)
     assert len(transcribe.audio) == (1800 - 300) * PCM_BYTES_PER_MS
-    (start,) = commands(outputs, StartResponse)
-    assert start.awaits_items == (item_id,)
+    # The response starts once the transcript it depends on is in.
+    assert not commands(outputs, StartResponse)
+    (start,) = commands(core.transcribed(item_id, "audio of 1500 ms"), StartResponse)
+    assert start.request.messages[-1] == {"role": "user", "content": "audio of 1500 ms"}
     core.done(start.response_id)
 
     # The clock keeps growing across turns; the start never reaches before the buffer.
     _append_ms(core, 1000)
     assert core.session.audio_ms_total == 3000
-    started = core.signal(core.session.on_speech_started(1900))
+    started = core.receive(SpeechStarted(core.session.state.epoch, 1900))
     assert started[0]["audio_start_ms"] == 1800
-    outputs = core.session.on_speech_stopped(2900)
+    outputs = core.session.receive(SpeechStopped(core.session.state.epoch, 2900))
     assert core.signal(outputs)[0]["audio_end_ms"] == 2900
     (transcribe,) = commands(outputs, TranscribeAudio)
     assert len(transcribe.audio) == 1100 * PCM_BYTES_PER_MS
 
     # Speech during a response interrupts it (barge-in).
-    (start,) = commands(outputs, StartResponse)
+    (start,) = commands(core.transcribed(transcribe.item_id, "more"), StartResponse)
     core.text(start.response_id, "You said")
-    produced = core.signal(core.session.on_speech_started(2950))
+    produced = core.receive(SpeechStarted(core.session.state.epoch, 2950))
     assert types(produced)[0] == "input_audio_buffer.speech_started"
     done = produced[-1]["response"]
     assert done["status"] == "cancelled"
@@ -936,16 +976,18 @@ def test_transcription_events_only_when_asked() -> None:
     core = Core()
     core.send("input_audio_buffer.append", audio=b64(tone(1000)))
     silent_id = core.send("input_audio_buffer.commit")[0]["item_id"]
-    assert core.signal(core.session.on_transcription_completed(silent_id, "audio of 1000 ms")) == []
+    assert core.receive(TranscriptCompleted(silent_id, "audio of 1000 ms")) == []
     assert core.retrieve(silent_id)["content"][0]["transcript"] is None
 
     core.update(audio={"input": {"transcription": {"model": "whisper-1"}}})
     core.send("input_audio_buffer.append", audio=b64(tone(500)))
     produced = core.outputs("input_audio_buffer.commit")
     item_id = produced[0]["item_id"]
-    (transcribe,) = commands(produced, TranscribeAudio)
-    assert transcribe.transcription == {"model": "whisper-1"}
-    produced = core.signal(core.session.on_transcription_completed(item_id, "audio of 500 ms", 0.5))
+    assert commands(produced, TranscribeAudio)
+    assert core.session.conversation.get(item_id).transcription == {"model": "whisper-1"}
+    produced = core.signal(
+        core.session.receive(TranscriptCompleted(item_id, "audio of 500 ms", 0.5))
+    )
     assert types(produced) == ["conversation.item.input_audio_transcription.completed"]
     assert produced[0]["item_id"] == item_id
     assert produced[0]["content_index"] == 0
@@ -1067,7 +1109,7 @@ def test_cancel_closes_open_items_as_incomplete() -> None:
         "response.output_item.done",
         "response.done",
     ]
-    assert commands(produced) == [CancelResponse(response_id)]
+    assert commands(produced, CancelResponse) == [CancelResponse(response_id)]
     assert produced[3]["item"]["status"] == "incomplete"
     assert produced[4]["item"]["status"] == "incomplete"
     done = events(produced)[-1]["response"]
@@ -1120,15 +1162,15 @@ def test_cancel_out_of_band_by_id_and_barge_in_reason() -> None:
 
 def test_signals_for_unknown_ids_are_ignored() -> None:
     core = Core()
-    assert core.session.on_response_text("resp_x", "hi") == []
-    assert core.session.on_response_audio("resp_x", tone(20)) == []
-    assert core.session.on_response_function_call("resp_x", "f", "{}") == []
-    assert core.session.on_response_done("resp_x") == []
-    assert core.session.on_response_failed("resp_x", "boom") == []
+    assert core.session.receive(ResponseText("resp_x", "hi")) == []
+    assert core.session.receive(ResponseAudio("resp_x", tone(20))) == []
+    assert core.session.receive(ResponseFunctionCall("resp_x", "f", "{}")) == []
+    assert core.session.receive(ResponseDone("resp_x")) == []
+    assert core.session.receive(ResponseFailed("resp_x", "boom")) == []
     assert core.session.cancel_response("resp_x", "client_cancelled") == []
-    assert core.session.on_transcription_completed("item_x", "text") == []
-    assert core.session.on_transcription_failed("item_x", "boom") == []
-    assert core.session.llm_request("resp_x") is None
+    assert core.session.receive(TranscriptCompleted("item_x", "text")) == []
+    assert core.session.receive(TranscriptFailed("item_x", "boom")) == []
+    assert core.request("resp_x") is None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1169,16 +1211,14 @@ def test_llm_context_waits_for_and_uses_audio_transcripts() -> None:
     core.send("input_audio_buffer.append", audio=b64(tone(1000)))
     item_id = core.send("input_audio_buffer.commit")[0]["item_id"]
     produced = core.outputs("response.create")
-    (start,) = commands(produced, StartResponse)
-    assert start.awaits_items == (item_id,)
-    core.signal(core.session.on_transcription_completed(item_id, "audio of 1000 ms"))
-    request = core.session.llm_request(start.response_id)
-    assert request is not None
-    assert non_system(request.messages) == [{"role": "user", "content": "audio of 1000 ms"}]
+    assert types(produced) == ["response.created"]
+    assert not commands(produced, StartResponse)
+    (start,) = commands(core.transcribed(item_id, "audio of 1000 ms"), StartResponse)
+    assert non_system(start.request.messages) == [{"role": "user", "content": "audio of 1000 ms"}]
     core.done(start.response_id)
     # A transcribed item is not awaited again.
     produced = core.outputs("response.create")
-    assert commands(produced, StartResponse)[0].awaits_items == ()
+    assert commands(produced, StartResponse)
 
 
 def test_llm_context_excludes_the_responses_own_output() -> None:
@@ -1186,7 +1226,7 @@ def test_llm_context_excludes_the_responses_own_output() -> None:
     core.user_text("hello")
     response_id = core.create_response()
     core.text(response_id, "partial")
-    request = core.session.llm_request(response_id)
+    request = core.request(response_id)
     assert request is not None
     assert non_system(request.messages) == [{"role": "user", "content": "hello"}]
     core.done(response_id)
@@ -1195,12 +1235,13 @@ def test_llm_context_excludes_the_responses_own_output() -> None:
 def test_truncate_while_the_response_is_still_streaming() -> None:
     """A client that stops playback mid-response can truncate the item before response.done."""
     session = RealtimeSession()
-    session.handle_raw(json.dumps({"type": "response.create"}))
+    handle_raw(session, json.dumps({"type": "response.create"}))
     (response_id,) = session.active_response_ids
-    session.on_response_text(response_id, "one two three four")
-    events = session.on_response_audio(response_id, b"\x00" * 960 * 10)  # 200 ms
+    session.receive(ResponseText(response_id, "one two three four"))
+    events = session.receive(ResponseAudio(response_id, b"\x00" * 960 * 10))  # 200 ms
     item_id = next(e["item_id"] for e in events if e["type"] == "response.output_audio.delta")
-    truncated = session.handle_raw(
+    truncated = handle_raw(
+        session,
         json.dumps(
             {
                 "type": "conversation.item.truncate",
@@ -1208,11 +1249,11 @@ def test_truncate_while_the_response_is_still_streaming() -> None:
                 "content_index": 0,
                 "audio_end_ms": 100,
             }
-        )
+        ),
     )
     assert [e["type"] for e in truncated] == ["conversation.item.truncated"]
-    session.on_response_audio(response_id, b"\x00" * 960 * 10)
-    session.on_response_done(response_id)
+    session.receive(ResponseAudio(response_id, b"\x00" * 960 * 10))
+    session.receive(ResponseDone(response_id))
     record = session.conversation.get(item_id)
     assert record.audio_ms == 100
     assert record.item["content"][0]["transcript"] == ""

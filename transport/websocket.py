@@ -1,0 +1,185 @@
+"""The WebSocket transport: one :class:`RealtimeConnection` per client connection.
+
+It reads client frames and hands them to the session's :class:`~transport.driver.SessionDriver`,
+and sends the server events the driver emits through a single writer task (so they leave in the
+order the core made them). When the socket closes, the driver, its pipeline and every task go
+with it.
+
+Two limits live here because they concern the connection rather than the protocol: the session's
+maximum duration (an ``error`` with code ``session_expired``, then close 1000) and slow consumers (a
+client that stops reading while more than ``max_outbox_bytes`` of events wait is disconnected with
+close 1008, so it cannot make the server buffer without bound).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from loguru import logger
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from config import Settings
+from pipeline_manager import ServiceFactory
+from protocol import ProtocolError
+from protocol.beta import BetaServerTranslator, parse_beta_client_event
+from protocol.validation import parse_client_event
+from realtime_session import RealtimeSession, SessionLimits
+from transport.driver import SessionDriver
+
+BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
+SESSION_EXPIRED_CLOSE_CODE = 1000
+SLOW_CONSUMER_CLOSE_CODE = 1008
+_CLOSE = object()
+
+
+def choose_subprotocol(offered: list[str]) -> str | None:
+    """Browsers offer ``realtime`` (+ ``openai-insecure-api-key.<key>``): we must select it."""
+    return "realtime" if "realtime" in offered else None
+
+
+def wants_beta(headers: Any, offered: list[str]) -> bool:
+    """Beta dialect: ``OpenAI-Beta: realtime=v1`` header or ``openai-beta.realtime-v1`` protocol."""
+    beta_header = headers.get("openai-beta", "")
+    return "realtime=v1" in beta_header.replace(" ", "") or BETA_SUBPROTOCOL in offered
+
+
+def session_limits(settings: Settings) -> SessionLimits:
+    """The core's per-session limits and deadlines from the server's settings."""
+    return SessionLimits(
+        max_input_buffer_ms=settings.max_input_buffer_ms,
+        max_conversation_items=settings.max_conversation_items,
+        response_timeout_s=settings.response_timeout_s,
+        transcription_timeout_s=settings.transcription_timeout_s,
+    )
+
+
+def _to_json(event: dict[str, Any]) -> str:
+    """Compact, strictly valid JSON (no NaN/Infinity, which JSON does not have)."""
+    return json.dumps(event, separators=(",", ":"), allow_nan=False)
+
+
+class RealtimeConnection:
+    """Serves one Realtime session over one accepted WebSocket."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        services: ServiceFactory,
+        settings: Settings,
+        *,
+        model: str,
+        session_type: str = "realtime",
+        beta: bool = False,
+        initial_session: dict[str, Any] | None = None,
+    ) -> None:
+        self._ws = websocket
+        self._settings = settings
+        # The beta dialect is translated at the edge: the core only ever sees GA events.
+        self._beta = BetaServerTranslator() if beta else None
+        self.core = RealtimeSession(
+            model=model,
+            session_type=session_type,
+            initial_session=initial_session,
+            limits=session_limits(settings),
+        )
+        self.driver = SessionDriver(
+            self.core,
+            services,
+            parse=parse_beta_client_event if beta else parse_client_event,
+            emit=self._enqueue,
+        )
+        self._outbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._outbox_bytes = 0
+        self._reader: asyncio.Task[None] | None = None
+        self._close: tuple[int, str] | None = None
+
+    async def run(self) -> None:
+        """Serve the session until the client goes away or a limit ends it; always cleans up."""
+        writer = asyncio.create_task(self._write_loop())
+        driving: asyncio.Task[None] | None = None
+        try:
+            await self.driver.start()
+            self._reader = asyncio.create_task(self._read_loop())
+            driving = asyncio.create_task(self.driver.run())
+            done, _ = await asyncio.wait(
+                {self._reader, driving},
+                timeout=self._settings.max_session_duration_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:
+                self._expire()
+            elif driving in done:
+                driving.result()  # the driver only ends by raising: a bug, logged below
+            else:
+                with contextlib.suppress(WebSocketDisconnect, asyncio.CancelledError):
+                    self._reader.result()
+        except Exception:
+            logger.exception(f"session {self.core.config.id} failed")
+        finally:
+            for task in (self._reader, driving):
+                if task is not None and not task.done():
+                    task.cancel()
+            await self.driver.close()
+            self._outbox.put_nowait(_CLOSE)
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(writer, 2.0)
+            if not writer.done():
+                writer.cancel()
+            await self._close_socket()
+
+    def _expire(self) -> None:
+        minutes = self._settings.max_session_duration_s / 60
+        error = ProtocolError(
+            "session_expired", f"Your session hit the maximum duration of {minutes:g} minutes."
+        )
+        self._enqueue(error.to_event())
+        self._close = (SESSION_EXPIRED_CLOSE_CODE, "session expired")
+
+    async def _close_socket(self) -> None:
+        if self._close is None or self._ws.application_state != WebSocketState.CONNECTED:
+            return
+        code, reason = self._close
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._ws.close(code=code, reason=reason), 2.0)
+
+    def _enqueue(self, event: dict[str, Any]) -> None:
+        events = [event] if self._beta is None else self._beta.translate(event)
+        for outgoing in events:
+            text = _to_json(outgoing)
+            self._outbox_bytes += len(text)
+            self._outbox.put_nowait(text)
+        if self._outbox_bytes > self._settings.max_outbox_bytes and self._close is None:
+            logger.warning(
+                f"closing session {self.core.config.id}: the client is not reading "
+                f"({self._outbox_bytes} bytes of events waiting)"
+            )
+            self._close = (SLOW_CONSUMER_CLOSE_CODE, "slow consumer: events not read")
+            if self._reader is not None:
+                self._reader.cancel()
+
+    async def _read_loop(self) -> None:
+        while True:
+            message = await self._ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text")
+            if raw is None:
+                raw = message.get("bytes") or b""
+            await self.driver.feed_frame(raw)
+
+    async def _write_loop(self) -> None:
+        while True:
+            text = await self._outbox.get()
+            if text is _CLOSE or self._ws.application_state != WebSocketState.CONNECTED:
+                return
+            if self._close is not None and self._close[0] == SLOW_CONSUMER_CLOSE_CODE:
+                return
+            try:
+                await self._ws.send_text(text)
+            except Exception as exc:  # the peer is gone; the reader will notice
+                logger.debug(f"send failed, dropping the rest of the session's events: {exc}")
+                return
+            self._outbox_bytes -= len(text)
