@@ -66,8 +66,8 @@ TOOL = {
 
 def translate(event: dict[str, Any]) -> dict[str, Any]:
     """Translate a beta client event that must pass; the GA result must pass the GA validator."""
-    ga = parse_beta_client_event(json.dumps(event))
-    assert parse_client_event(json.dumps(ga)) == ga
+    ga = parse_beta_client_event(json.dumps(event)).data
+    assert parse_client_event(json.dumps(ga)).data == ga
     return ga
 
 
@@ -328,6 +328,21 @@ def test_pass_through_events_have_identical_schemas(beta: type, ga: type) -> Non
 )
 def test_pass_through_events_are_unchanged(event: dict[str, Any]) -> None:
     assert translate(event) == event
+
+
+def test_append_audio_arrives_decoded() -> None:
+    event = {"type": "input_audio_buffer.append", "event_id": "evt_a", "audio": AUDIO_100MS}
+    parsed = parse_beta_client_event(json.dumps(event))
+    assert parsed.type == "input_audio_buffer.append"
+    assert (parsed.data, parsed.audio) == (event, bytes(4800))
+
+
+def test_translated_event_is_a_ga_client_event() -> None:
+    parsed = parse_beta_client_event(
+        json.dumps({"type": "transcription_session.update", "event_id": "e9", "session": {}})
+    )
+    assert (parsed.type, parsed.event_id, parsed.audio) == ("session.update", "e9", None)
+    assert parsed.data["session"] == {"type": "transcription"}
 
 
 # =============================================================================================
