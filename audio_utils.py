@@ -76,20 +76,10 @@ def decode_base64_audio(data: str) -> bytes:
         ValueError: If ``data`` is not valid base64 text (characters outside
             the alphabet, bad padding, non-ASCII text, wrong type, ...).
     """
-    global _last_decoded
-    if _last_decoded[0] is data:
-        # Validation decodes an append to check it, then the session decodes the same string
-        # object to use it: keep the last result instead of decoding twice (profiled hot spot).
-        return _last_decoded[1]
     try:
-        decoded = base64.b64decode(data, validate=True)
+        return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise ValueError(f"Invalid base64 audio: {exc}") from exc
-    _last_decoded = (data, decoded)
-    return decoded
-
-
-_last_decoded: tuple[object, bytes] = (None, b"")
 
 
 def encode_base64_audio(data: bytes | bytearray) -> str:

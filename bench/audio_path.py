@@ -10,8 +10,10 @@ The shared clips (speech, silence, noise; about 37 s) are looped to ``--seconds`
    does when the client offered compression (the SDK does by default; ``--no-deflate`` to skip);
    the frames are compressed once beforehand with the same zlib stream settings as a client;
 1. ``parse + validate frame``: ``protocol.validation.parse_client_event`` on the JSON text (JSON
-   decode, strict pydantic schema, and a trial base64 decode of ``audio``);
-2. ``base64 decode``: ``audio_utils.decode_base64_audio`` (the core decodes the audio again);
+   decode, strict pydantic schema, and the base64 decode of ``audio``, the only one: its bytes
+   reach the core in ``ClientEvent.audio``);
+2. ``base64 decode (within 1)``: ``audio_utils.decode_base64_audio`` alone, the part of stage 1
+   spent decoding (already included in stage 1, so the ``total`` row counts it twice);
 3. ``G.711 decode`` (``audio/pcmu``, ``audio/pcma`` only): ``AudioFormat.to_pcm16``;
 4. ``resample -> 16 kHz``: the streaming soxr resampler of ``audio_utils.InputAudioConverter``;
 5. ``VAD (Silero)``: ``pipeline_manager.turn_detection.TurnDetector.feed`` (server_vad defaults).
@@ -123,7 +125,7 @@ def measure(
     cpu, _ = cpu_of(lambda: [parse_client_event(f) for f in frames], repeats)
     stages.append(("parse + validate frame", cpu))
     cpu, decoded = cpu_of(lambda: [decode_base64_audio(t) for t in texts], repeats)
-    stages.append(("base64 decode", cpu))
+    stages.append(("base64 decode (within 1)", cpu))
     pcm_native = decoded
     if kind != "audio/pcm":
         cpu, pcm_native = cpu_of(lambda: [audio_format.to_pcm16(d) for d in decoded], repeats)

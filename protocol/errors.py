@@ -1,7 +1,7 @@
 """OpenAI-shaped protocol errors.
 
 Every problem with a client event becomes a :class:`ProtocolError`, which knows how to render
-itself as the ``error`` server event the real API sends (PROTOCOL.md section 6). Errors never close
+itself as the ``error`` server event the real API sends (docs/protocol.md §8). Errors never close
 the session.
 """
 

@@ -30,7 +30,21 @@ from protocol.beta import (
 )
 from protocol.errors import ProtocolError
 from protocol.validation import parse_client_event
+from protocol import ClientEvent
 from realtime_session import RealtimeSession
+from realtime_session.signals import (
+    IDLE_TIMER,
+    ResponseAudio,
+    ResponseDone,
+    ResponseFunctionCall,
+    ResponseText,
+    SpeechStarted,
+    SpeechStopped,
+    TimerExpired,
+    TranscriptCompleted,
+    TranscriptDelta,
+    TranscriptFailed,
+)
 from realtime_session.defaults import DEFAULT_INSTRUCTIONS
 from tests.realtime_client import validate_server_event
 
@@ -64,11 +78,16 @@ TOOL = {
 # =============================================================================================
 
 
+def to_core(event: dict[str, Any]) -> ClientEvent:
+    """Parse a beta client event that must pass; its GA form must pass the GA validator."""
+    parsed = parse_beta_client_event(json.dumps(event))
+    assert parse_client_event(json.dumps(parsed.data)).data == parsed.data
+    return parsed
+
+
 def translate(event: dict[str, Any]) -> dict[str, Any]:
-    """Translate a beta client event that must pass; the GA result must pass the GA validator."""
-    ga = parse_beta_client_event(json.dumps(event))
-    assert parse_client_event(json.dumps(ga)) == ga
-    return ga
+    """The GA form of a beta client event that must pass."""
+    return to_core(event).data
 
 
 def reject(event: dict[str, Any] | str | bytes) -> ProtocolError:
@@ -146,7 +165,7 @@ class BetaConnection:
 
     def send(self, kind: str, **fields: Any) -> list[dict[str, Any]]:
         """Send one beta client event through the edge into the core."""
-        return self.out(self.core.handle(translate({"type": kind, **fields})))
+        return self.out(self.core.handle(to_core({"type": kind, **fields})))
 
     def respond(
         self, text: list[str], audio: bool = False, call: tuple[str, str] | None = None
@@ -155,12 +174,14 @@ class BetaConnection:
         events = self.send("response.create")
         response_id = one(events, "response.created")["response"]["id"]
         for delta in text:
-            events += self.out(self.core.on_response_text(response_id, delta))
+            events += self.out(self.core.receive(ResponseText(response_id, delta)))
             if audio:
-                events += self.out(self.core.on_response_audio(response_id, PCM_20MS))
+                events += self.out(self.core.receive(ResponseAudio(response_id, PCM_20MS)))
         if call is not None:
-            events += self.out(self.core.on_response_function_call(response_id, *call, "call_1"))
-        events += self.out(self.core.on_response_done(response_id))
+            events += self.out(
+                self.core.receive(ResponseFunctionCall(response_id, *call, "call_1"))
+            )
+        events += self.out(self.core.receive(ResponseDone(response_id)))
         return response_id, events
 
 
@@ -328,6 +349,21 @@ def test_pass_through_events_have_identical_schemas(beta: type, ga: type) -> Non
 )
 def test_pass_through_events_are_unchanged(event: dict[str, Any]) -> None:
     assert translate(event) == event
+
+
+def test_append_audio_arrives_decoded() -> None:
+    event = {"type": "input_audio_buffer.append", "event_id": "evt_a", "audio": AUDIO_100MS}
+    parsed = parse_beta_client_event(json.dumps(event))
+    assert parsed.type == "input_audio_buffer.append"
+    assert (parsed.data, parsed.audio) == (event, bytes(4800))
+
+
+def test_translated_event_is_a_ga_client_event() -> None:
+    parsed = parse_beta_client_event(
+        json.dumps({"type": "transcription_session.update", "event_id": "e9", "session": {}})
+    )
+    assert (parsed.type, parsed.event_id, parsed.audio) == ("session.update", "e9", None)
+    assert parsed.data["session"] == {"type": "transcription"}
 
 
 # =============================================================================================
@@ -1004,9 +1040,9 @@ def test_audio_turn_in_beta_shape() -> None:
     user_item = committed[1]["item"]
     assert user_item["content"] == [{"type": "input_audio", "transcript": None}]
     transcript = connection.out(
-        connection.core.on_transcription_delta(user_item["id"], "What time")
+        connection.core.receive(TranscriptDelta(user_item["id"], "What time"))
     ) + connection.out(
-        connection.core.on_transcription_completed(user_item["id"], "What time is it?", 0.3)
+        connection.core.receive(TranscriptCompleted(user_item["id"], "What time is it?", 0.3))
     )
     assert types(transcript) == [
         "conversation.item.input_audio_transcription.delta",
@@ -1087,7 +1123,7 @@ def test_cancel_and_out_of_band_response() -> None:
     connection.send("session.update", session={"turn_detection": None})
     started = connection.send("response.create", response={"modalities": ["text"]})
     response_id = started[0]["response"]["id"]
-    connection.out(connection.core.on_response_text(response_id, "Hel"))
+    connection.out(connection.core.receive(ResponseText(response_id, "Hel")))
     cancelled = connection.send("response.cancel")
     done = one(cancelled, "response.done")["response"]
     assert done["status"] == "cancelled"
@@ -1112,8 +1148,8 @@ def test_cancel_and_out_of_band_response() -> None:
     created = one(out_of_band, "response.created")["response"]
     assert created["conversation_id"] is None
     assert created["metadata"] == {"purpose": "summary"}
-    events = connection.out(connection.core.on_response_text(created["id"], "Done."))
-    events += connection.out(connection.core.on_response_done(created["id"]))
+    events = connection.out(connection.core.receive(ResponseText(created["id"], "Done.")))
+    events += connection.out(connection.core.receive(ResponseDone(created["id"])))
     assert "conversation.item.created" not in types(events)
 
 
@@ -1130,8 +1166,12 @@ def test_server_vad_turn_and_idle_timeout() -> None:
     connection = BetaConnection()
     connection.start()
     connection.send("input_audio_buffer.append", audio=AUDIO_100MS * 5)
-    events = connection.out(connection.core.on_speech_started(100))
-    events += connection.out(connection.core.on_speech_stopped(400))
+    events = connection.out(
+        connection.core.receive(SpeechStarted(connection.core.state.epoch, 100))
+    )
+    events += connection.out(
+        connection.core.receive(SpeechStopped(connection.core.state.epoch, 400))
+    )
     assert types(events) == [
         "input_audio_buffer.speech_started",
         "input_audio_buffer.speech_stopped",
@@ -1140,11 +1180,11 @@ def test_server_vad_turn_and_idle_timeout() -> None:
         "response.created",
     ]
     assert events[0]["item_id"] == events[3]["item"]["id"]
-    connection.out(connection.core.on_response_done(events[4]["response"]["id"]))
+    connection.out(connection.core.receive(ResponseDone(events[4]["response"]["id"])))
 
     # idle timeout: GA's timeout_triggered has no beta form; the commit and response still go.
     ga_before = len(connection.ga_events)
-    events = connection.out(connection.core.on_idle_timeout())
+    events = connection.out(connection.core.receive(TimerExpired(IDLE_TIMER)))
     ga_after = [e["type"] for e in connection.ga_events[ga_before:]]
     assert ga_after[0] == "input_audio_buffer.timeout_triggered"
     assert types(events) == [
@@ -1164,7 +1204,7 @@ def test_transcription_failed_passes() -> None:
     connection.send("input_audio_buffer.append", audio=AUDIO_100MS)
     committed = connection.send("input_audio_buffer.commit")
     item_id = committed[0]["item_id"]
-    (failed,) = connection.out(connection.core.on_transcription_failed(item_id, "STT down"))
+    (failed,) = connection.out(connection.core.receive(TranscriptFailed(item_id, "STT down")))
     assert failed["type"] == "conversation.item.input_audio_transcription.failed"
     assert failed["error"]["message"] == "STT down"
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from protocol import ClientEvent
 from protocol.errors import ProtocolError
-from protocol.validation import CLIENT_EVENT_TYPES, MAX_AUDIO_APPEND_BYTES, parse_client_event
+from protocol.validation import (
+    CLIENT_EVENT_TYPES,
+    MAX_AUDIO_APPEND_BYTES,
+    parse_client_event,
+    validate_client_event,
+)
+
+PROTOCOL_DIR = Path(__file__).resolve().parent.parent / "protocol"
 
 # ------------------------------------------------------------------------------------------------
 # Helpers
@@ -26,7 +36,7 @@ def reject(event: dict[str, Any] | str | bytes) -> ProtocolError:
 
 def accept(event: dict[str, Any]) -> dict[str, Any]:
     """Parse an event that must pass; it comes back exactly as sent."""
-    parsed = parse_client_event(json.dumps(event))
+    parsed = parse_client_event(json.dumps(event)).data
     assert parsed == event
     return parsed
 
@@ -215,7 +225,7 @@ def test_result_is_plain_json_data() -> None:
     event = item_create(
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
     )
-    parsed = parse_client_event(json.dumps(event))
+    parsed = parse_client_event(json.dumps(event)).data
     assert type(parsed["item"]["content"]) is list
     assert json.loads(json.dumps(parsed)) == event
 
@@ -223,6 +233,99 @@ def test_result_is_plain_json_data() -> None:
 def test_speed_stays_an_integer_as_sent() -> None:
     parsed = accept(session_update(audio={"output": {"speed": 1}}))
     assert type(parsed["session"]["audio"]["output"]["speed"]) is int
+
+
+def test_append_audio_arrives_decoded() -> None:
+    pcm = bytes(range(256)) * 20
+    audio = base64.b64encode(pcm).decode()
+    event = {"type": "input_audio_buffer.append", "event_id": "evt_7", "audio": audio}
+    parsed = parse_client_event(json.dumps(event))
+    assert parsed == ClientEvent("input_audio_buffer.append", event, pcm)
+    assert parsed.event_id == "evt_7"
+    assert parse_client_event('{"type": "input_audio_buffer.append", "audio": ""}').audio == b""
+
+
+def test_only_an_append_carries_audio() -> None:
+    parsed = parse_client_event(json.dumps({"type": "input_audio_buffer.commit"}))
+    assert (parsed.type, parsed.audio, parsed.event_id) == ("input_audio_buffer.commit", None, None)
+
+
+def test_validate_client_event_takes_parsed_data() -> None:
+    event = {"type": "input_audio_buffer.append", "audio": AUDIO_100MS}
+    parsed = validate_client_event(event)
+    assert parsed.data is event
+    assert parsed.audio == bytes(4800)
+    with pytest.raises(ProtocolError) as info:
+        validate_client_event({"type": "response.cancel", "event_id": "e1", "bogus": 1})
+    assert (info.value.code, info.value.param, info.value.event_id) == (
+        "unknown_parameter",
+        "bogus",
+        "e1",
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# The package's own structure
+# ------------------------------------------------------------------------------------------------
+
+
+def _private_names_imported(path: Path) -> list[str]:
+    """``from protocol.x import _y``, and ``x._y`` on a name imported from ``protocol``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    modules: set[str] = set()  # local names bound to modules of the protocol package
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (
+            node.level > 0 or (node.module or "").split(".")[0] == "protocol"
+        ):
+            for alias in node.names:
+                if alias.name.startswith("_"):
+                    found.append(f"{node.module}.{alias.name}")
+                modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "protocol":
+                    modules.add(alias.asname or alias.name.split(".")[0])
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        private = node.attr.startswith("_") and not node.attr.startswith("__")
+        if private and ast.unparse(node.value).split(".")[0] in modules:
+            found.append(ast.unparse(node))
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PROTOCOL_DIR.rglob("*.py")), ids=lambda p: str(p.relative_to(PROTOCOL_DIR))
+)
+def test_no_module_uses_a_private_name_of_another(path: Path) -> None:
+    assert _private_names_imported(path) == []
+
+
+def test_the_private_name_scan_finds_them(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from protocol.validation import _SCHEMAS, parse_client_event\n"
+        "from protocol import validation\n"
+        "from .frames import _nesting_depth\n"
+        "validation._SCHEMAS.check_type({})\n"
+        "validation.parse_client_event.__doc__\n"
+    )
+    assert sorted(_private_names_imported(sample)) == [
+        "frames._nesting_depth",
+        "protocol.validation._SCHEMAS",
+        "validation._SCHEMAS",
+    ]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PROTOCOL_DIR.rglob("*.py")), ids=lambda p: str(p.relative_to(PROTOCOL_DIR))
+)
+def test_modules_are_small_and_say_why_they_exist(path: Path) -> None:
+    source = path.read_text()
+    assert ast.get_docstring(ast.parse(source)), f"{path.name} has no module docstring"
+    assert source.count("\n") < 400
+    assert "PROTOCOL.md" not in source
 
 
 # ------------------------------------------------------------------------------------------------
