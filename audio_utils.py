@@ -22,10 +22,8 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-import wave
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -606,25 +604,3 @@ def pcm16_rms_dbfs(pcm16: bytes) -> float:
     if rms <= 0.0:
         return _SILENCE_DBFS
     return max(_SILENCE_DBFS, 20.0 * math.log10(rms / 32768.0))
-
-
-def read_pcm16_wav(path: str | Path) -> bytes:
-    """The frames of a 24 kHz mono PCM16 WAV file (the ``audio/pcm`` format).
-
-    Raises:
-        ValueError: if the file cannot be read or has another format (the message says how to
-            convert it).
-    """
-    try:
-        with wave.open(str(path), "rb") as wav:
-            shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
-            frames = wav.readframes(wav.getnframes())
-    except (OSError, EOFError, wave.Error) as error:
-        raise ValueError(f"cannot read {path}: {error}") from error
-    if shape != (PCM24K.sample_rate, 1, 2):
-        rate, channels, width = shape
-        raise ValueError(
-            f"{path} is {rate} Hz, {channels} channel(s), {8 * width}-bit; the Realtime API needs "
-            f"24 kHz mono 16-bit PCM (convert: sox {path} -r 24000 -c 1 -b 16 out.wav)"
-        )
-    return frames

@@ -39,7 +39,8 @@ needs_textual = pytest.mark.skipif(
     reason="textual is not installed (client extra): pip install -r requirements-client.txt",
 )
 if HAS_TEXTUAL:
-    import push_to_talk_app as ptt
+    from clients import push_to_talk as ptt
+    from clients.push_to_talk import devices as ptt_devices
 
 CLIP = AUDIO_DIR / "go_forward_human.wav"
 MS_PER_CHARACTER = 20  # the mock TTS
@@ -337,7 +338,7 @@ async def test_runs_from_files_without_a_sound_device(
     def no_portaudio() -> Any:
         raise ptt.AudioUnavailable("PortAudio library not found")
 
-    monkeypatch.setattr(ptt, "load_sounddevice", no_portaudio)
+    monkeypatch.setattr(ptt_devices, "load_sounddevice", no_portaudio)
     source, sink, notes = ptt.open_audio(ptt.ClientConfig())
     assert source is None and isinstance(sink, ptt.NullSink)
     assert any("No microphone" in n and "--input-wav" in n for n in notes)
@@ -376,7 +377,7 @@ async def test_hands_free_leaves_turns_to_server_vad(
         assert "input_audio_buffer.commit" not in sent_types(app)
 
     device = FakeSoundDevice()
-    monkeypatch.setattr(ptt, "load_sounddevice", lambda: device)
+    monkeypatch.setattr(ptt_devices, "load_sounddevice", lambda: device)
     config = ptt.ClientConfig(url=ws_url(server), hands_free=True)
     app = ptt.RealtimeApp(config, source=ptt.MicrophoneSource(), sink=FakeSink())
     async with app.run_test(size=(110, 32)) as pilot:
@@ -466,7 +467,7 @@ async def test_microphone_source_delivers_callback_audio(
 ) -> None:
     """Chunks from the PortAudio thread reach ``read`` (resampled if 24 kHz was refused)."""
     device = FakeSoundDevice(native_rate)
-    monkeypatch.setattr(ptt, "load_sounddevice", lambda: device)
+    monkeypatch.setattr(ptt_devices, "load_sounddevice", lambda: device)
     microphone = ptt.MicrophoneSource()
     await microphone.start()
     stream = device.streams[-1]
@@ -493,7 +494,7 @@ async def test_speaker_sink_plays_from_the_callback_and_counts_per_item(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     device = FakeSoundDevice()
-    monkeypatch.setattr(ptt, "load_sounddevice", lambda: device)
+    monkeypatch.setattr(ptt_devices, "load_sounddevice", lambda: device)
     speaker = ptt.SpeakerSink()
     await speaker.start()
     stream = device.streams[-1]
