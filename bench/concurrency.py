@@ -523,7 +523,8 @@ def _short(frame: str) -> str:
     if match is None:
         return frame.strip()
     path = match["file"]
-    for marker in ("site-packages/", "/lib/python3.11/", "/work/main/"):
+    stdlib = f"/lib/python{sys.version_info.major}.{sys.version_info.minor}/"
+    for marker in ("site-packages/", stdlib, f"{c.ROOT}/"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{match['func']} ({path})"
