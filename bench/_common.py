@@ -31,7 +31,7 @@ import numpy as np
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-AUDIO_DIR = ROOT.parent / "shared" / "audio"
+AUDIO_DIR = ROOT / "tests" / "fixtures" / "audio"
 RESULTS_DIR = BENCH_DIR / "results"
 LOG_DIR = BENCH_DIR / "logs"
 
@@ -262,13 +262,13 @@ def busy_neighbours(exclude: Iterable[int] = ()) -> list[str]:
 
 @cache
 def manifest() -> dict[str, Any]:
-    """The shared clips' manifest (text and speech segments per file)."""
+    """The test clips' manifest (text and speech segments per file)."""
     return dict(json.loads((AUDIO_DIR / "manifest.json").read_text()))
 
 
 @cache
 def clip(name: str) -> bytes:
-    """A shared clip's PCM16 24 kHz mono samples."""
+    """A test clip's PCM16 24 kHz mono samples."""
     with wave.open(str(AUDIO_DIR / name)) as wav:
         if wav.getframerate() != SAMPLE_RATE or wav.getnchannels() != 1:
             raise ValueError(f"{name}: expected 24 kHz mono")

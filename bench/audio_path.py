@@ -2,9 +2,9 @@
 
 Run: ``.venv/bin/python bench/audio_path.py`` (about a minute; ``--help`` for options).
 
-The shared clips (speech, silence, noise; about 37 s) are looped to ``--seconds`` of audio, cut into
-``--chunk-ms`` chunks and sent through the same functions the server runs for every
-``input_audio_buffer.append``, one stage at a time over the whole corpus:
+The test clips in tests/fixtures/audio (speech, silence, noise; about 37 s) are looped to
+``--seconds`` of audio, cut into ``--chunk-ms`` chunks and sent through the same functions the
+server runs for every ``input_audio_buffer.append``, one stage at a time over the whole corpus:
 
 0. ``inflate (permessage-deflate)``: decompressing the frames, as the server's websockets layer
    does when the client offered compression (the SDK does by default; ``--no-deflate`` to skip);

@@ -4,10 +4,11 @@ Run: ``.venv/bin/python bench/concurrency.py`` (at most ``--budget`` seconds, 50
 Profile one level with py-spy: ``.venv/bin/python bench/concurrency.py --profile 20``.
 
 Each of N sessions streams 24 kHz PCM16 in real time (100 ms ``input_audio_buffer.append`` chunks
-on an absolute schedule) from a playlist of the shared clips played back to back, so it takes a
-turn every few seconds; the session keeps the default ``server_vad`` (threshold 0.5, prefix 300 ms,
-silence 200 ms, ``create_response: true``), so every turn also gets a (mock) spoken response.
-Session starts are spread over ``--spread`` seconds so turns do not all end at the same moment.
+on an absolute schedule) from a playlist of the test clips in tests/fixtures/audio played back to
+back, so it takes a turn every few seconds; the session keeps the default ``server_vad`` (threshold
+0.5, prefix 300 ms, silence 200 ms, ``create_response: true``), so every turn also gets a (mock)
+spoken response. Session starts are spread over ``--spread`` seconds so turns do not all end at the
+same moment.
 
 **Lag** of a VAD event is its arrival time minus the wall time at which the audio it needed was
 sent: for ``speech_stopped`` the chunk that let the server's VAD reach ``audio_end_ms``; for
@@ -522,7 +523,8 @@ def _short(frame: str) -> str:
     if match is None:
         return frame.strip()
     path = match["file"]
-    for marker in ("site-packages/", "/lib/python3.11/", "/work/main/"):
+    stdlib = f"/lib/python{sys.version_info.major}.{sys.version_info.minor}/"
+    for marker in ("site-packages/", stdlib, f"{c.ROOT}/"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{match['func']} ({path})"

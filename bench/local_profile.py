@@ -3,10 +3,10 @@
 Run: ``.venv/bin/python bench/local_profile.py`` (about 3 minutes; ``--help`` for options).
 
 It starts ``main.py --profile local`` on a free loopback port (it exits with a clear message when
-the local profile is not available). For each shared speech clip, ``--repeats`` times, a fresh
-session (server_vad defaults, audio output, input transcription on so its timing is visible) gets
-the clip streamed in real time in 100 ms chunks, followed by a second of silence; the client then
-waits for the response to finish.
+the local profile is not available). For each speech clip of the test clips in tests/fixtures/audio,
+``--repeats`` times, a fresh session (server_vad defaults, audio output, input transcription on so
+its timing is visible) gets the clip streamed in real time in 100 ms chunks, followed by a second of
+silence; the client then waits for the response to finish.
 
 Each completed response is timed from the client's side of the socket (arrival times), per stage:
 

@@ -1,4 +1,4 @@
-"""The shared speech clips (../shared/audio) and helpers to stream them to a session."""
+"""The test speech clips (tests/fixtures/audio) and helpers to stream them to a session."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "audio"
+AUDIO_DIR = Path(__file__).resolve().parent / "fixtures" / "audio"
 CHUNK_MS = 100
 BYTES_PER_MS = 48  # 24 kHz PCM16 mono
 

@@ -19,7 +19,7 @@ import pytest
 from tests.realtime_client import RealtimeTestClient, sdk_client
 
 ROOT = Path(__file__).resolve().parent.parent
-AUDIO_DIR = ROOT.parent / "shared" / "audio"
+AUDIO_DIR = ROOT / "tests" / "fixtures" / "audio"
 STARTUP_TIMEOUT_S = 60.0
 
 

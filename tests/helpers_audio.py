@@ -15,7 +15,7 @@ from audio_utils import alaw_encode, ulaw_encode
 PCM_RATE = 24000
 G711_RATE = 8000
 
-# Bytes per millisecond of each format (PROTOCOL.md section 4: 4800 / 800 / 800 bytes per 100 ms).
+# Bytes per millisecond of each format (docs/protocol.md §3: 4800 / 800 / 800 bytes per 100 ms).
 BYTES_PER_MS = {"audio/pcm": 48, "audio/pcmu": 8, "audio/pcma": 8}
 
 # The mock TTS speaks 20 ms of tone per character of text.

@@ -27,7 +27,7 @@ def validate_server_event(event: dict[str, Any]) -> None:
 
 
 class InvariantChecker:
-    """Checks the cross-event rules of PROTOCOL.md section 5 on a stream of server events."""
+    """Checks the cross-event rules of docs/protocol.md §6 on a stream of server events."""
 
     def __init__(self) -> None:
         self.event_ids: set[str] = set()

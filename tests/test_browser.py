@@ -2,8 +2,9 @@
 
 Debian's ``chromium`` (``/usr/bin/chromium``) is driven by the Python ``playwright`` package
 (``requirements-browser.txt``; no browser download). Chromium's fake media flags feed a WAV file
-as the microphone: 2.5 s of silence, then the shared ``go_forward_human.wav`` clip (speech from
-about 3.5 s to 5.4 s after the page opens the microphone), looping. The server runs the mock
+as the microphone: 2.5 s of silence, then the test clip
+``tests/fixtures/audio/go_forward_human.wav`` (speech from about 3.5 s to 5.4 s after the page
+opens the microphone), looping. The server runs the mock
 profile, whose real Silero VAD hears that speech; the mock STT names the committed audio's
 duration (``audio of N ms``), the mock LLM answers ``You said: T``, and the mock TTS speaks 20 ms
 of tone per character, which the page really plays (its ``window.consoleState`` reports what was

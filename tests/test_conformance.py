@@ -45,7 +45,7 @@ COMMIT_EMPTY = (
 # ------------------------------------------------------------------------------------------------
 
 
-# Optional events whose position is not fixed (PROTOCOL.md section 5): validated, then skipped.
+# Optional events whose position is not fixed (docs/protocol.md §6): validated, then skipped.
 OPTIONAL_EVENTS = {"rate_limits.updated"}
 
 

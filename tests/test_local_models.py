@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import re
 import socket
 import time
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,10 +54,9 @@ from pipeline_manager.local.services import (  # noqa: E402
     create_stt,
     create_tts,
 )
+from tests.audio_clips import clip, manifest  # noqa: E402
 
 pytestmark = pytest.mark.local_models
-
-AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "audio"
 
 # Whisper writes numbers as digits ("10 meters"); the manifest spells them out.
 _NUMBER_WORDS = {
@@ -131,10 +128,7 @@ def models(no_network: list[Any]) -> LocalModels:
 
 
 def _read_clip(name: str) -> tuple[np.ndarray, int]:
-    with wave.open(str(AUDIO_DIR / name)) as wav:
-        assert wav.getnchannels() == 1 and wav.getsampwidth() == 2
-        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
-        return pcm, wav.getframerate()
+    return np.frombuffer(clip(name), dtype=np.int16), 24000  # clip() checks 24 kHz mono
 
 
 def test_checksum_mismatch_raises(tmp_path: Path) -> None:
@@ -183,7 +177,7 @@ async def test_stt_transcribes_speech(models: LocalModels, pipeline_rate: int) -
         pipeline_params=PipelineParams(audio_in_sample_rate=pipeline_rate),
     )
     text = " ".join(f.text for f in down if isinstance(f, TranscriptionFrame))
-    reference = json.loads((AUDIO_DIR / "manifest.json").read_text())["go_forward_human.wav"]
+    reference = manifest()["go_forward_human.wav"]
     wer = word_error_rate(reference["transcript"], text)
     assert wer <= 0.25, f"WER {wer:.0%}: {text!r} vs {reference['transcript']!r}"
 

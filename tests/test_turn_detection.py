@@ -1,4 +1,4 @@
-"""Unit tests of the turn detector on the shared clips (no server)."""
+"""Unit tests of the turn detector on the test clips in tests/fixtures/audio (no server)."""
 
 from __future__ import annotations
 

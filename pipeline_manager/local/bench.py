@@ -18,7 +18,7 @@ import numpy as np
 
 from .models import LocalModels, LocalModelsConfig, _vm_rss_mib
 
-DEFAULT_CLIP = Path(__file__).resolve().parents[3] / "shared" / "audio" / "go_forward_human.wav"
+DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "docs" / "samples" / "go_forward.wav"
 TEN_WORDS = "The quick brown fox jumps over the lazy dog today."
 PROMPTS = (
     "Hi! What is the capital of France?",
