@@ -41,7 +41,10 @@ class Settings(BaseSettings):
         "(the first call of each session misbehaves).",
     )
     response_timeout_s: float = Field(
-        60.0, gt=0, description="A response that makes no progress for this long fails."
+        60.0,
+        gt=0,
+        description="A response may take at most this long from the moment it starts generating "
+        "(its transcripts are in); then it fails with status_details.error.code 'timeout'.",
     )
     api_keys: str = Field(
         "",

@@ -4,6 +4,11 @@ Every script in ``bench/`` starts its own server (``main.py``) on a free loopbac
 never touches a server somebody else started. Importing this module puts the repository root on
 ``sys.path``, so the scripts can import the server's own modules (``audio_utils``,
 ``pipeline_manager.turn_detection``) for offline simulation.
+
+``--baseline REF`` (overhead.py, concurrency.py): :func:`baseline_tree` checks ``REF`` out into a
+temporary ``git worktree`` and the script starts a second server from it (same Python, same
+client code and clips from this checkout), so both servers are measured in one run under the same
+machine load; :func:`ratio_text` prints current / baseline.
 """
 
 from __future__ import annotations
@@ -15,13 +20,16 @@ import contextlib
 import json
 import os
 import platform
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import wave
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -63,7 +71,11 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """``python main.py --port P --profile X`` in a subprocess on loopback; a context manager."""
+    """``python main.py --port P --profile X`` in a subprocess on loopback; a context manager.
+
+    ``root`` is the checkout the server runs from (its working directory; default: this one, a
+    baseline worktree for ``--baseline``); ``label`` goes into the log file's name.
+    """
 
     def __init__(
         self,
@@ -71,19 +83,22 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         log_level: str = "warning",
         wrapper: Sequence[str] = (),
+        root: Path = ROOT,
+        label: str = "",
     ) -> None:
         self.profile = profile
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/v1/realtime?model=gpt-realtime"
         LOG_DIR.mkdir(exist_ok=True)
-        self.log_path = LOG_DIR / f"server-{profile}-{self.port}.log"
+        tag = f"{label}-" if label else ""
+        self.log_path = LOG_DIR / f"server-{tag}{profile}-{self.port}.log"
         self._log = self.log_path.open("w")
         full_env = {**os.environ, "REALTIME_LOG_LEVEL": log_level, **(env or {})}
         command = [sys.executable, "main.py", "--port", str(self.port), "--profile", profile]
         self.process = subprocess.Popen(
             [*wrapper, *command],
-            cwd=ROOT,
+            cwd=root,
             env=full_env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -143,6 +158,117 @@ class ServerProcess:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+# --- baseline: a second server from another git ref ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A checkout a server runs from: this one (``current``) or a baseline worktree."""
+
+    label: str  # "current" or "baseline"
+    root: Path
+    ref: str  # as given ("HEAD" plus local changes for the current checkout)
+    commit: str
+    changes: tuple[str, ...] = ()  # uncommitted changes (``git status --porcelain``), current only
+
+    @property
+    def title(self) -> str:
+        """``label`` with its commit, for tables."""
+        dirty = " + local changes" if self.changes else ""
+        return f"{self.label} {self.commit[:9]}{dirty}"
+
+    def describe(self) -> dict[str, Any]:
+        """For the JSON results."""
+        return {
+            "label": self.label,
+            "ref": self.ref,
+            "commit": self.commit,
+            "uncommitted_changes": list(self.changes),
+        }
+
+
+def _git(*args: str, cwd: Path = ROOT) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def current_tree() -> Tree:
+    """This checkout, with its commit and uncommitted changes (the server runs the working tree)."""
+    changes = _git("status", "--porcelain", "--untracked-files=all").splitlines()
+    return Tree("current", ROOT, "HEAD", _git("rev-parse", "HEAD"), tuple(changes))
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def baseline_tree(ref: str) -> Iterator[Tree]:
+    """``ref`` checked out (detached) in a temporary ``git worktree``, removed when done.
+
+    Only the server runs from it (``main.py``, with this venv's Python); the benchmark's own code
+    and the clips stay this checkout's. An ``.env`` in this checkout is copied so both servers see
+    the same settings.
+    """
+    commit = _git("rev-parse", "--verify", f"{ref}^{{commit}}")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+    path = tmp / "tree"
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so a kill still cleans up
+    try:
+        _git("worktree", "add", "--detach", str(path), commit)
+        if (ROOT / ".env").exists():
+            shutil.copy(ROOT / ".env", path / ".env")
+        print(f"baseline {ref} ({commit[:9]}) checked out in {path}", flush=True)
+        yield Tree("baseline", path, ref, commit)
+    finally:
+        try:
+            if path.exists():
+                _git("worktree", "remove", "--force", str(path))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            with contextlib.suppress(RuntimeError, OSError, subprocess.SubprocessError):
+                _git("worktree", "prune")
+            signal.signal(signal.SIGTERM, previous)
+
+
+def add_baseline_option(parser: Any) -> None:
+    """The ``--baseline REF`` option (an ``argparse`` parser)."""
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also measure a server started from git REF (a temporary worktree), interleaved "
+        "with this checkout's, and print current/baseline ratios",
+    )
+
+
+def ratio_text(current: float | None, baseline: float | None) -> str:
+    """``current / baseline`` as text (``-`` when undefined)."""
+    if current is None or baseline is None or not baseline:
+        return "-"
+    return f"{current / baseline:.2f}x"
+
+
+def ratios(current: dict[str, float], baseline: dict[str, float]) -> dict[str, float | None]:
+    """current / baseline per percentile of two :func:`summarize` results."""
+    out: dict[str, float | None] = {}
+    for key in [f"p{p}" for p in PERCENTILES] + ["max"]:
+        a, b = current.get(key), baseline.get(key)
+        out[key] = round(a / b, 3) if a is not None and b else None
+    return out
+
+
+def format_ratio_row(
+    name: str, current: dict[str, float], baseline: dict[str, float], width: int = 46
+) -> str:
+    """A :func:`format_row`-shaped line of current / baseline ratios."""
+    cells = "".join(
+        f"{ratio_text(current.get(f'p{p}'), baseline.get(f'p{p}')):>9}" for p in PERCENTILES
+    )
+    return f"{name:<{width}}{'':>6}{cells}{ratio_text(current.get('max'), baseline.get('max')):>9}"
 
 
 # --- /proc figures ----------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 Called as ``python bench/_workers.py K python main.py --port P --profile X [...]``: the arguments
 after ``K`` are the usual server command line (so :class:`_common.ServerProcess` can wrap it);
-``--port`` and ``--profile`` are taken from it. Every worker is a full server process with its own
-models, session limit and in-memory state (sessions, minted client secrets).
+``--port`` and ``--profile`` are taken from it. The app is imported from the working directory
+(the checkout the server runs from: this one, or a ``--baseline`` worktree). Every worker is a full
+server process with its own models, session limit and in-memory state (sessions, minted client
+secrets).
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -22,8 +22,8 @@ def main() -> None:
     port = int(args[args.index("--port") + 1])
     os.environ["REALTIME_PROFILE"] = args[args.index("--profile") + 1]
     os.environ["REALTIME_PORT"] = str(port)
-    os.chdir(ROOT)
-    sys.path.insert(0, str(ROOT))
+    root = Path.cwd()  # _common.ServerProcess starts this in the server's checkout
+    sys.path.insert(0, str(root))
     import uvicorn
 
     level = os.environ.get("REALTIME_LOG_LEVEL", "warning").lower()

@@ -27,6 +27,15 @@ while the sessions stream. The client runs on the same 2 cores (its own CPU is r
 are then summed over the process tree; the "loop thread" figures over the workers' main threads).
 Results: ``bench/results/concurrency.json`` (``concurrency_workers<K>.json`` with ``--workers``,
 ``concurrency_profile.*`` for ``--profile``).
+
+``--baseline REF`` compares with a server started from git ``REF`` (a temporary worktree, removed at
+the end) instead of searching: each of ``--levels`` (default 20, 40, 80) runs once per server, a
+fresh server each time, the order flipping from one level to the next (baseline first, then current
+first, ...) so both see the same machine load; ``--repeat`` runs the whole list again. Printed per
+level: lag, lost events, CPU, memory of both and the ratios current / baseline; results in
+``bench/results/concurrency_vs_baseline.json``. The expected events still come from this
+checkout's resampler and ``TurnDetector`` (so a baseline with a different VAD would show as
+unexpected or lost events).
 """
 
 from __future__ import annotations
@@ -360,12 +369,15 @@ async def _sample_rss(pid: int, stop: asyncio.Event, samples: list[int]) -> None
         await asyncio.sleep(1.0)
 
 
-async def run_level(n: int, args: argparse.Namespace, profile_to: Path | None = None) -> dict:
-    """Start a server, run N sessions, return the level's figures."""
+async def run_level(
+    n: int, args: argparse.Namespace, profile_to: Path | None = None, tree: c.Tree | None = None
+) -> dict:
+    """Start a server (from ``tree``, default this checkout), run N sessions, return the figures."""
     streams = [await get_stream(i % len(PLAYLIST), args.duration) for i in range(n)]
     compression = None if args.no_compression else "deflate"
     wrapper = [] if args.workers == 1 else [sys.executable, str(WORKERS), str(args.workers)]
-    server = c.ServerProcess("mock", env=SERVER_ENV, wrapper=wrapper)
+    where = {} if tree is None else {"root": tree.root, "label": tree.label}
+    server = c.ServerProcess("mock", env=SERVER_ENV, wrapper=wrapper, **where)
     profiler: subprocess.Popen[bytes] | None = None
     try:
         await asyncio.sleep(0.5)
@@ -474,12 +486,12 @@ async def run_level(n: int, args: argparse.Namespace, profile_to: Path | None = 
     }
 
 
-def print_level(level: dict[str, Any]) -> None:
-    """One line per level."""
+def print_level(level: dict[str, Any], label: str = "") -> None:
+    """One line per level (``label``: which server, with ``--baseline``)."""
     lag = level["lag_ms"]
     verdict = "PASS" if level["passed"] else "FAIL"
     print(
-        f"N={level['n']:>4} {verdict}  lag p50 {lag.get('p50', 0):7.1f}"
+        f"{label}N={level['n']:>4} {verdict}  lag p50 {lag.get('p50', 0):7.1f}"
         f" p99 {lag.get('p99', 0):7.1f} max {lag.get('max', 0):7.1f} ms"
         f" | turns {level['turns']:>4} lost {level['lost']}"
         f" unexp {level['unexpected']} failed {level['failed_sessions']}"
@@ -644,6 +656,111 @@ async def search(args: argparse.Namespace) -> dict[str, Any]:
     return {"levels": levels, "max_sessions": best, "first_failing": high}
 
 
+# --- --baseline: both servers at the same levels ------------------------------------------------
+
+COMPARED = (
+    ("p99 lag ms", lambda level: level["lag_ms"].get("p99")),
+    ("p50 lag ms", lambda level: level["lag_ms"].get("p50")),
+    ("server CPU %", lambda level: level["server_cpu_pct"]),
+    ("peak RSS MiB", lambda level: level["rss_peak_mib"]),
+    ("probe RTT p99 ms", lambda level: level["server_probe_rtt_ms"].get("p99")),
+)
+
+
+def _compare_line(n: int, base: dict[str, Any], current: dict[str, Any]) -> str:
+    cells = []
+    for name, get in COMPARED:
+        a, b = get(base), get(current)
+        cells.append(f"{name} {a or 0:.1f} -> {b or 0:.1f} ({c.ratio_text(b, a)})")
+    return f"N={n:>4} baseline -> current: " + "; ".join(cells)
+
+
+async def compare(args: argparse.Namespace, trees: list[c.Tree]) -> dict[str, Any]:
+    """Each level once per server (fresh server each time), the order flipping every level."""
+    levels = args.levels
+    runs = len(levels) * args.repeat * len(trees)
+    estimate = sum(_estimate_s(n, args) for n in levels) * args.repeat * len(trees)
+    print(
+        f"{runs} level runs ({', '.join(map(str, levels))} x {args.repeat} x {len(trees)} "
+        f"servers), about {estimate / 60:.0f} min; {', '.join(t.title for t in trees)}",
+        flush=True,
+    )
+    pairs: list[dict[str, Any]] = []
+    number = 0
+    for repeat in range(args.repeat):
+        for n in levels:
+            order = trees if number % 2 == 0 else trees[::-1]
+            number += 1
+            measured: dict[str, dict[str, Any]] = {}
+            for tree in order:
+                level = await run_level(n, args, tree=tree)
+                print_level(level, f"{tree.label:<8} ")
+                measured[tree.label] = level
+            base, current = measured["baseline"], measured["current"]
+            print(_compare_line(n, base, current), flush=True)
+            pairs.append(
+                {
+                    "n": n,
+                    "repeat": repeat,
+                    "order": [t.label for t in order],
+                    "baseline": base,
+                    "current": current,
+                    "current_to_baseline": {
+                        name: _divide(get(current), get(base)) for name, get in COMPARED
+                    },
+                }
+            )
+    print(
+        f"\n{'N':>4}  {'server':<32}{'p50 lag':>9}{'p99 lag':>9}{'lost':>6}{'CPU %':>8}"
+        f"{'%/sess':>8}{'RSS MiB':>9}{'probe p99':>11}  result"
+    )
+    for pair in pairs:
+        for tree in trees:
+            level = pair[tree.label]
+            lag = level["lag_ms"]
+            print(
+                f"{pair['n']:>4}  {tree.title:<32}"
+                f"{lag.get('p50', 0):>9.1f}{lag.get('p99', 0):>9.1f}"
+                f"{level['lost']:>6}{level['server_cpu_pct']:>8.1f}"
+                f"{level['server_cpu_pct_per_session']:>8.2f}{level['rss_peak_mib']:>9.0f}"
+                f"{level['server_probe_rtt_ms'].get('p99', 0):>11.1f}"
+                f"  {'pass' if level['passed'] else 'FAIL'}"
+            )
+        ratio = pair["current_to_baseline"]
+        print(
+            f"{'':>4}  {'current / baseline':<32}{_ratio(ratio['p50 lag ms']):>9}"
+            f"{_ratio(ratio['p99 lag ms']):>9}{'':>6}{_ratio(ratio['server CPU %']):>8}"
+            f"{'':>8}{_ratio(ratio['peak RSS MiB']):>9}{_ratio(ratio['probe RTT p99 ms']):>11}"
+        )
+    neighbours = c.busy_neighbours()
+    if neighbours:
+        print("other busy processes at the end of the run:\n  " + "\n  ".join(neighbours))
+    name = "concurrency_vs_baseline"
+    if args.workers != 1:
+        name += f"_workers{args.workers}"
+    path = c.save_results(
+        name,
+        {
+            "settings": _settings(args),
+            "trees": {t.label: t.describe() for t in trees},
+            "pairs": pairs,
+            "busy_neighbours_at_end": neighbours,
+        },
+    )
+    print(f"written to {path}")
+    return {"pairs": pairs}
+
+
+def _divide(current: float | None, baseline: float | None) -> float | None:
+    if current is None or not baseline:
+        return None
+    return round(current / baseline, 3)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
 async def run(args: argparse.Namespace) -> None:
     """Entry point for both modes."""
     print(
@@ -710,8 +827,8 @@ def main() -> None:
     parser.add_argument(
         "--levels",
         type=lambda s: [int(x) for x in s.split(",")],
-        default=[5, 10, 20, 40, 80, 160],
-        help="N to try in order (5,10,...,160)",
+        help="N to try in order (5,10,20,40,80,160); with --baseline, the fixed levels both "
+        "servers run, no search (20,40,80)",
     )
     parser.add_argument(
         "--duration",
@@ -745,7 +862,24 @@ def main() -> None:
         help="run only N sessions with py-spy attached to the server",
     )
     parser.add_argument("--top", type=int, default=20, help="hot spots listed (20)")
-    c.run(run(parser.parse_args()))
+    c.add_baseline_option(parser)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="with --baseline: run the levels this many times (1)",
+    )
+    args = parser.parse_args()
+    if args.baseline is None:
+        args.levels = args.levels or [5, 10, 20, 40, 80, 160]
+        c.run(run(args))
+        return
+    if args.profile:
+        parser.error("--profile does not combine with --baseline")
+    args.levels = args.levels or [20, 40, 80]
+    current = c.current_tree()
+    with c.baseline_tree(args.baseline) as baseline:
+        c.run(compare(args, [baseline, current]))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,12 @@ event loop kind as uvicorn) on free loopback ports, then measures over raw ``web
    after the turns (so both see the same machine load).
 
 Results are printed as p50/p90/p95/p99 and written to ``bench/results/overhead.json``.
+
+``--baseline REF`` starts a second server from git ``REF`` (a temporary worktree, removed at the
+end) next to this checkout's; both are up for the whole run and their turns alternate in blocks of
+``--block`` (baseline, current, then current, baseline, ...), each server on its own connections, so
+both see the same machine load. One floor is shared. Every row is printed for both with the ratio
+current / baseline; results in ``bench/results/overhead_vs_baseline.json``.
 """
 
 from __future__ import annotations
@@ -189,21 +195,35 @@ class ManualFigures:
     failed: int = 0
 
 
-async def manual_turns(
-    url: str, turns: int, per_session: int, compression: str | None
-) -> ManualFigures:
-    """Commit + response.create turns, ``per_session`` per connection."""
-    pcm = c.clip("go_forward_human.wav")
-    start = MANUAL_AUDIO_FROM_MS * c.BYTES_PER_MS
-    audio = [c.append_message(p) for p in c.chunks(pcm[start:][: MANUAL_AUDIO_MS * 48], 100)]
-    figures = ManualFigures()
-    session = {"audio": {"input": {"turn_detection": None}}}
-    done_turns = 0
-    while done_turns < turns:
-        conn = await open_session(url, compression, session)
+class ManualRunner:
+    """Manual turns against one server, ``per_session`` per connection, run in blocks.
+
+    The connection stays open between blocks (``--baseline`` alternates two servers' blocks).
+    """
+
+    def __init__(self, url: str, per_session: int, compression: str | None) -> None:
+        self.url = url
+        self.per_session = per_session
+        self.compression = compression
+        self.figures = ManualFigures()
+        self.conn: Connection | None = None
+        self.in_conn = 0
+        pcm = c.clip("go_forward_human.wav")
+        start = MANUAL_AUDIO_FROM_MS * c.BYTES_PER_MS
+        speech = pcm[start:][: MANUAL_AUDIO_MS * 48]
+        self.audio = [c.append_message(p) for p in c.chunks(speech, 100)]
+
+    async def run(self, turns: int) -> None:
+        """``turns`` more commit + response.create turns."""
+        session = {"audio": {"input": {"turn_detection": None}}}
+        figures = self.figures
         try:
-            for _ in range(min(per_session, turns - done_turns)):
-                for message in audio:
+            for _ in range(turns):
+                if self.conn is None:
+                    self.conn = await open_session(self.url, self.compression, session)
+                    self.in_conn = 0
+                conn = self.conn
+                for message in self.audio:
                     await conn.ws.send(message)
                 await conn.ws.send(COMMIT)
                 await conn.ws.send(CREATE)
@@ -221,12 +241,35 @@ async def manual_turns(
                     figures.first_audio.add(first["response.output_audio.delta"] - sent)
                     figures.done.add(done.at - sent)
                 await conn.until("rate_limits.updated")
-                done_turns += 1
-            if conn.errors:
+                self.in_conn += 1
+                if self.in_conn >= self.per_session:
+                    await self.close()
+        except BaseException:
+            await self.close(check=False)
+            raise
+
+    async def close(self, check: bool = True) -> None:
+        """Close the open connection (raise if the server sent errors on it)."""
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            if check and conn.errors:
                 raise RuntimeError(f"server errors: {conn.errors[:3]}")
         finally:
             await conn.close()
-    return figures
+
+
+async def manual_turns(
+    url: str, turns: int, per_session: int, compression: str | None
+) -> ManualFigures:
+    """Commit + response.create turns, ``per_session`` per connection."""
+    runner = ManualRunner(url, per_session, compression)
+    try:
+        await runner.run(turns)
+    finally:
+        await runner.close()
+    return runner.figures
 
 
 # --- end of speech ------------------------------------------------------------------------------
@@ -303,28 +346,63 @@ class VadStream:
             self.figures.missing += 1
 
 
+class VadRunner:
+    """server_vad turns against one server over the speech clips in turn, run in blocks."""
+
+    def __init__(self, url: str, per_session: int, speed: float, compression: str | None) -> None:
+        self.url = url
+        self.per_session = per_session
+        self.speed = speed
+        self.compression = compression
+        self.figures = VadFigures()
+        self.stream: VadStream | None = None
+        self.in_conn = 0
+        self.done_turns = 0
+
+    async def run(self, turns: int) -> None:
+        """``turns`` more clips streamed and timed."""
+        vad = {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300}
+        vad |= {"silence_duration_ms": 200, "create_response": False}
+        session = {"audio": {"input": {"turn_detection": vad}}}
+        try:
+            for _ in range(turns):
+                if self.stream is None:
+                    conn = await open_session(self.url, self.compression, session)
+                    self.stream = VadStream(conn, self.figures)
+                    self.in_conn = 0
+                name = c.SPEECH_CLIPS[self.done_turns % len(c.SPEECH_CLIPS)]
+                await self.stream.turn(name, self.speed)
+                self.done_turns += 1
+                self.in_conn += 1
+                if self.in_conn >= self.per_session:
+                    await self.close()
+        except BaseException:
+            await self.close(check=False)
+            raise
+
+    async def close(self, check: bool = True) -> None:
+        """Close the open connection (raise if the server sent errors on it)."""
+        stream, self.stream = self.stream, None
+        if stream is None:
+            return
+        try:
+            if check and stream.conn.errors:
+                raise RuntimeError(f"server errors: {stream.conn.errors[:3]}")
+        finally:
+            stream.watcher.cancel()
+            await stream.conn.close()
+
+
 async def vad_turns(
     url: str, turns: int, per_session: int, speed: float, compression: str | None
 ) -> VadFigures:
     """Stream clips and time ``speech_stopped`` against the chunk that completed the window."""
-    figures = VadFigures()
-    vad = {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300}
-    vad |= {"silence_duration_ms": 200, "create_response": False}
-    session = {"audio": {"input": {"turn_detection": vad}}}
-    done_turns = 0
-    while done_turns < turns:
-        conn = await open_session(url, compression, session)
-        stream = VadStream(conn, figures)
-        try:
-            for _ in range(min(per_session, turns - done_turns)):
-                await stream.turn(c.SPEECH_CLIPS[done_turns % len(c.SPEECH_CLIPS)], speed)
-                done_turns += 1
-            if conn.errors:
-                raise RuntimeError(f"server errors: {conn.errors[:3]}")
-        finally:
-            stream.watcher.cancel()
-            await conn.close()
-    return figures
+    runner = VadRunner(url, per_session, speed, compression)
+    try:
+        await runner.run(turns)
+    finally:
+        await runner.close()
+    return runner.figures
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -407,6 +485,144 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+# --- --baseline: two servers, interleaved ------------------------------------------------------
+
+
+async def _alternate(
+    runners: dict[str, ManualRunner] | dict[str, VadRunner], total: int, block: int
+) -> None:
+    """``total`` turns per runner in blocks of ``block``, the order flipping each round (AB BA)."""
+    labels = list(runners)
+    left = dict.fromkeys(labels, total)
+    number = 0
+    while any(left.values()):
+        for label in labels if number % 2 == 0 else labels[::-1]:
+            turns = min(block, left[label])
+            if turns:
+                await runners[label].run(turns)
+                left[label] -= turns
+        number += 1
+
+
+def _server_rows(manual: ManualFigures, vad: VadFigures) -> dict[str, dict[str, float]]:
+    return {
+        **{
+            f"commit+create {s.name}": s.summary()
+            for s in (manual.committed, manual.created, manual.first_audio, manual.done)
+        },
+        f"VAD: {vad.paced.name}": vad.paced.summary(),
+    }
+
+
+async def compare(args: argparse.Namespace, trees: list[c.Tree]) -> dict[str, Any]:
+    """Both servers (baseline first) up at once; their turns alternate in blocks; one floor."""
+    compression = None if args.no_compression else "deflate"
+    echo = EchoServer()
+    servers: dict[str, c.ServerProcess] = {}
+    manual: dict[str, ManualRunner] = {}
+    vad: dict[str, VadRunner] = {}
+    try:
+        for tree in trees:
+            servers[tree.label] = c.ServerProcess("mock", root=tree.root, label=tree.label)
+        await echo.wait_ready()
+        for tree in trees:
+            server = servers[tree.label]
+            print(
+                f"{tree.title}: server pid {server.pid} on port {server.port}, ready in "
+                f"{server.started_s:.1f} s, from {tree.root}"
+            )
+        print(
+            f"echo on {echo.port}; loop {c.loop_name()}; compression {compression}; blocks of "
+            f"{args.block} turns alternating between the servers; load {c.load_average()}",
+            flush=True,
+        )
+        half = args.echo_rounds // 2
+        rtts = await measure_echo(echo.url, half, compression)
+        manual = {
+            label: ManualRunner(server.ws_url, args.per_session, compression)
+            for label, server in servers.items()
+        }
+        try:
+            await _alternate(manual, args.turns, args.block)
+        finally:
+            for runner in manual.values():
+                await runner.close()
+        print(f"manual turns done ({args.turns} per server)", flush=True)
+        vad = {
+            label: VadRunner(server.ws_url, args.per_session, args.speed, compression)
+            for label, server in servers.items()
+        }
+        try:
+            await _alternate(vad, args.vad_turns, args.block)
+        finally:
+            for vad_runner in vad.values():
+                await vad_runner.close()
+        print(f"vad turns done ({args.vad_turns} per server)", flush=True)
+        rtts += await measure_echo(echo.url, args.echo_rounds - half, compression)
+    finally:
+        for server in servers.values():
+            server.stop()
+        echo.stop()
+
+    floor = c.summarize(rtts)
+    rows = {t.label: _server_rows(manual[t.label].figures, vad[t.label].figures) for t in trees}
+    base, current = trees[0].label, trees[1].label
+    width = 52
+    print()
+    print(c.format_header(width) + f"{'p50/floor':>11}{'p99/floor':>11}")
+    print(c.format_row("echo round trip (floor)", floor, width))
+    for name in rows[base]:
+        print(name)
+        for tree in trees:
+            summary = rows[tree.label][name]
+            print(
+                c.format_row(f"  {tree.title}", summary, width)
+                + f"{ratio(summary, floor, 'p50'):>11}{ratio(summary, floor, 'p99'):>11}"
+            )
+        print(
+            c.format_ratio_row("  current / baseline", rows[current][name], rows[base][name], width)
+        )
+    per_server: dict[str, dict[str, Any]] = {}
+    print()
+    for tree in trees:
+        figures_m, figures_v = manual[tree.label].figures, vad[tree.label].figures
+        beyond = c.summarize([ms / 1000 for ms in figures_v.beyond_energy_end])
+        print(
+            f"{tree.title}: manual turns failed {figures_m.failed}; VAD turns without a paced "
+            f"speech_stopped {figures_v.missing}; mid-clip turn ends (not timed) "
+            f"{figures_v.unpaced}; audio_end_ms beyond the energy end of speech p50 "
+            f"{beyond.get('p50', 0):.0f} ms, p90 {beyond.get('p90', 0):.0f} ms"
+        )
+        per_server[tree.label] = {
+            "tree": tree.describe(),
+            "server_ready_s": round(servers[tree.label].started_s, 2),
+            "rows_ms": rows[tree.label],
+            "ratios_to_floor": {
+                k: {"p50": ratio(v, floor, "p50"), "p99": ratio(v, floor, "p99")}
+                for k, v in rows[tree.label].items()
+            },
+            "manual_failed": figures_m.failed,
+            "vad_missing": figures_v.missing,
+            "vad_mid_clip_turn_ends": figures_v.unpaced,
+            "vad_audio_end_beyond_energy_end_ms": beyond,
+        }
+    neighbours = c.busy_neighbours()
+    if neighbours:
+        print("other busy processes at the end of the run:\n  " + "\n  ".join(neighbours))
+    results = {
+        "settings": vars(args) | {"compression": compression},
+        "floor_ms": floor,
+        "servers": per_server,
+        "current_to_baseline": {
+            name: c.ratios(rows[current][name], rows[base][name]) for name in rows[base]
+        },
+        "load_average_at_end": c.load_average(),
+        "busy_neighbours_at_end": neighbours,
+    }
+    print(f"\nwritten to {c.save_results('overhead_vs_baseline', results)}")
+    return results
+
+
 def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -425,10 +641,22 @@ def main() -> None:
         action="store_true",
         help="do not offer permessage-deflate (the SDK offers it by default)",
     )
+    c.add_baseline_option(parser)
+    parser.add_argument(
+        "--block",
+        type=int,
+        default=10,
+        help="with --baseline: turns per block, the servers alternating block by block (10)",
+    )
     parser.add_argument("--serve-echo", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_echo:
         c.run(_serve_echo(args.serve_echo))
+        return
+    if args.baseline:
+        current = c.current_tree()
+        with c.baseline_tree(args.baseline) as baseline:
+            c.run(compare(args, [baseline, current]))
         return
     c.run(run(args))
 

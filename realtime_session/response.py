@@ -1,4 +1,4 @@
-"""One response's lifecycle and the exact event sequence of PROTOCOL.md section 5.
+"""One response's lifecycle and the exact event sequence of docs/protocol.md §6.
 
 A :class:`Response` is fed what the pipeline produces (text, audio, function calls) and returns the
 server events to send. It opens the assistant message item and its content part lazily on the first

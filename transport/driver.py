@@ -24,17 +24,33 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from loguru import logger
 
-from pipeline_manager import ServiceFactory, SessionPipeline
 from protocol import ClientEvent, ProtocolError
-from realtime_session import ArmTimer, DisarmTimer, Output, RealtimeSession
+from realtime_session import ArmTimer, DisarmTimer, Output, PipelineCommand, RealtimeSession
 from realtime_session.signals import Signal, Timer, TimerExpired
 
 ClientFrame = str | bytes
 Parse = Callable[[ClientFrame], ClientEvent]
+Report = Callable[[Signal], None]
+
+
+class Backend(Protocol):
+    """What produces a session's speech and replies: a Pipecat pipeline, or later a relay.
+
+    It carries out the core's commands and tells the driver what happened only through the
+    ``report`` callback it was made with.
+    """
+
+    async def start(self) -> None: ...
+
+    async def execute(self, command: PipelineCommand) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 MAX_PENDING_FRAMES = 64
 """Client frames read but not yet applied; beyond this the transport's reader waits."""
 
@@ -84,7 +100,7 @@ class SessionDriver:
     def __init__(
         self,
         core: RealtimeSession,
-        services: ServiceFactory,
+        make_backend: Callable[[Report], Backend],
         *,
         parse: Parse,
         emit: Callable[[dict[str, Any]], None],
@@ -94,13 +110,13 @@ class SessionDriver:
         self._parse = parse
         self._emit = emit
         self._inbox = _Inbox(max_pending_frames)
-        self.pipeline = SessionPipeline(services, self._inbox.report, name=core.config.id)
+        self.backend = make_backend(self._inbox.report)
         self._timers: dict[Timer, tuple[asyncio.TimerHandle, int]] = {}
         self._armings = itertools.count()
 
     async def start(self) -> None:
-        """Start the pipeline and open the session (``session.created``)."""
-        await self.pipeline.start()
+        """Start the backend and open the session (``session.created``)."""
+        await self.backend.start()
         await self._dispatch(self.core.start())
 
     async def feed_frame(self, frame: ClientFrame) -> None:
@@ -114,11 +130,11 @@ class SessionDriver:
             await self._dispatch(self._apply(item))
 
     async def close(self) -> None:
-        """Forget the timers and stop the pipeline."""
+        """Forget the timers and stop the backend."""
         for handle, _ in self._timers.values():
             handle.cancel()
         self._timers.clear()
-        await self.pipeline.close()
+        await self.backend.close()
 
     # --- one step ---------------------------------------------------------------------------------
 
@@ -147,7 +163,7 @@ class SessionDriver:
                 self._disarm(output.timer)
             else:
                 try:
-                    await self.pipeline.execute(output)
+                    await self.backend.execute(output)
                 except Exception:  # a pipeline bug must not end the session
                     logger.exception(f"pipeline command {type(output).__name__} failed")
 

@@ -22,7 +22,7 @@ from loguru import logger
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from config import Settings
-from pipeline_manager import ServiceFactory
+from pipeline_manager import ServiceFactory, SessionPipeline
 from protocol import ProtocolError
 from protocol.beta import BetaServerTranslator, parse_beta_client_event
 from protocol.validation import parse_client_event
@@ -87,7 +87,7 @@ class RealtimeConnection:
         )
         self.driver = SessionDriver(
             self.core,
-            services,
+            lambda report: SessionPipeline(services, report, name=self.core.config.id),
             parse=parse_beta_client_event if beta else parse_client_event,
             emit=self._enqueue,
         )
