@@ -153,7 +153,9 @@ class MockLLMService(LLMService):
 
     async def _respond(self, frame: LLMContextFrame) -> None:
         context = frame.context
-        messages = [m for m in context.get_messages() if isinstance(m, dict)]
+        messages: list[dict[str, Any]] = [
+            dict(m) for m in context.get_messages() if isinstance(m, dict)
+        ]
         text, tool = mock_reply(messages, _tool_names(context.tools), context.tool_choice)
         await self.push_frame(LLMFullResponseStartFrame())
         try:

@@ -21,6 +21,7 @@ from openai.types.beta import realtime as beta_types
 from openai.types.beta.realtime import RealtimeServerEvent as BetaServerEvent
 from pydantic import BaseModel, Field, TypeAdapter
 
+from protocol import ClientEvent
 from protocol.beta import (
     BETA_CLIENT_EVENT_TYPES,
     DROPPED_SERVER_EVENT_TYPES,
@@ -30,8 +31,8 @@ from protocol.beta import (
 )
 from protocol.errors import ProtocolError
 from protocol.validation import parse_client_event
-from protocol import ClientEvent
 from realtime_session import RealtimeSession
+from realtime_session.defaults import DEFAULT_INSTRUCTIONS
 from realtime_session.signals import (
     IDLE_TIMER,
     ResponseAudio,
@@ -45,7 +46,6 @@ from realtime_session.signals import (
     TranscriptDelta,
     TranscriptFailed,
 )
-from realtime_session.defaults import DEFAULT_INSTRUCTIONS
 from tests.realtime_client import validate_server_event
 
 BETA_SERVER_EVENT = TypeAdapter(Annotated[BetaServerEvent, Field(discriminator="type")])
