@@ -89,7 +89,7 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Transcribing one item may take at most this long."
     )
 
-    # --- providers per stage (pipeline_manager/providers.py, docs/providers.md) ---------------
+    # --- providers per stage (pipeline_manager/providers/, docs/providers.md) -----------------
     stt: STTProvider = Field(
         "default",
         description="Speech-to-text provider: default (the profile's), local, mock, openai "

@@ -106,7 +106,7 @@ _ELEVENLABS_ID = re.compile(r"^[A-Za-z0-9]{20}$")
 
 
 def _is_tts1(model: str | None) -> bool:
-    return bool(model) and model.startswith("tts-1")
+    return model is not None and model.startswith("tts-1")
 
 
 def openai_voice(voice: str, model: str | None = None) -> str:

@@ -9,21 +9,24 @@ Typical use::
 
 or, for ``pipeline_manager.services.create_service_factory``, ``create_local_factory(settings)``.
 
+The modules, each one role:
+
+- :mod:`.model_files`: where each model file is, and its checksum check.
+- :mod:`.models`: loading the models once per process, and sharing them (:class:`LocalModels`).
+- :mod:`.whisper_stt`, :mod:`.llama_llm` (with :mod:`.llama_worker`, the code on the llama.cpp
+  thread), :mod:`.piper_tts`: one Pipecat service each; :mod:`.services` names all three.
+- :mod:`.factory`: the profile's ``ServiceFactory``.
+- :mod:`.bench`: measures the models on this machine.
+
 ``models`` is imported eagerly (it only needs the standard library and loguru until the
-models are loaded); ``services`` imports Pipecat, faster-whisper and Piper, so it is
+models are loaded); the services import Pipecat, faster-whisper and Piper, so they are
 imported on first access.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from .models import (
-    LocalModelError,
-    LocalModels,
-    LocalModelsConfig,
-    ModelChecksumError,
-    ModelNotFoundError,
-    get_local_models,
-)
+from .model_files import LocalModelError, ModelChecksumError, ModelNotFoundError
+from .models import LocalModels, LocalModelsConfig, get_local_models
 
 if TYPE_CHECKING:
     from .factory import LocalServiceFactory, create_local_factory

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .llama_worker import stream_chat
 from .models import LocalModels, LocalModelsConfig, _vm_rss_mib
 
 DEFAULT_CLIP = Path(__file__).resolve().parents[2] / "docs" / "samples" / "go_forward.wav"
@@ -57,9 +58,9 @@ def bench_llm(models: LocalModels, max_tokens: int = 128) -> dict[str, float]:
             t0 = time.perf_counter()
             first = None
             n = 0
-            for chunk in models.llm.create_chat_completion(
-                messages=[{"role": "user", "content": prompt}],
-                stream=True,
+            for chunk in stream_chat(
+                models.llm,
+                [{"role": "user", "content": prompt}],
                 temperature=0.2,
                 repeat_penalty=1.3,
                 max_tokens=max_tokens,

@@ -8,8 +8,10 @@ from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 
+from .llama_llm import create_llm
 from .models import LocalModels, LocalModelsConfig, get_local_models
-from .services import create_llm, create_stt, create_tts
+from .piper_tts import create_tts
+from .whisper_stt import create_stt
 
 
 class LocalServiceFactory:
