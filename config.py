@@ -71,6 +71,34 @@ class Settings(BaseSettings):
     max_conversation_items: int = Field(
         1000, ge=2, description="Items kept per conversation; the oldest are deleted beyond it."
     )
+    max_stored_audio_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=0,
+        description="Audio a session's conversation items may hold (32 MiB, about 11 minutes "
+        "at 24 kHz); beyond it the oldest items lose their audio (their text stays).",
+    )
+    max_reply_tokens: int = Field(
+        1024,
+        ge=1,
+        le=4096,
+        description="What max_output_tokens 'inf' means: a reply stops (status incomplete) "
+        "after this many tokens. The real API allows up to 4096.",
+    )
+    max_client_events_per_s: float = Field(
+        1000.0,
+        gt=0,
+        description="Client events a session may send per second on average; beyond it events "
+        "are dropped with a rate_limit_exceeded error (at most one a second).",
+    )
+    max_client_event_burst: float = Field(
+        2000.0, ge=1, description="Client events a session may send at once (the burst)."
+    )
+    session_idle_timeout_s: float = Field(
+        900.0,
+        ge=0,
+        description="A session with no client or server event for this long is closed with a "
+        "session_idle_timeout error, then close 1000 (0: never).",
+    )
     max_outbox_bytes: int = Field(
         64 * 1024 * 1024,
         gt=0,

@@ -26,6 +26,8 @@ class ItemRecord:
     audio_format: AudioFormat | None = None
     llm_text: str | None = None
     """What the LLM sees for an audio item; ``None`` while its transcription is pending."""
+    transcript_failed: bool = False
+    """The STT failed on this item (or missed its deadline): there is no text to answer."""
     transcription: dict[str, Any] | None = None
     """The session's ``audio.input.transcription`` when the item was sent to the STT: the client
     gets transcription events for it only when this is set."""

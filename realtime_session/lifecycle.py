@@ -182,7 +182,8 @@ class ResponseClosed:
     playback_ms: float
     """How long its audio plays: the idle timeout counts from the end of playback."""
     by_pipeline: bool
-    """True when the pipeline ended it (done or failed), so there is nothing to stop."""
+    """True when the pipeline has nothing of it left to stop: it ended the response itself (done
+    or failed), or never started it."""
 
 
 Event = (

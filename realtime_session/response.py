@@ -56,6 +56,8 @@ class Response:
     conversation_id: str | None
     add_to_conversation: Callable[[ItemRecord], str | None]
     """Inserts an output item into the conversation and returns its ``previous_item_id``."""
+    token_ceiling: int = 4096
+    """The most text tokens a response may stream when ``max_output_tokens`` is ``"inf"``."""
     id: str = field(default_factory=lambda: new_id("resp"))
     status: str = "in_progress"
     output: list[ItemRecord] = field(default_factory=list)
@@ -149,7 +151,7 @@ class Response:
     def over_token_limit(self) -> bool:
         """True once the text output reached ``max_output_tokens``."""
         limit = self.options.max_output_tokens
-        return isinstance(limit, int) and self._output_text_tokens >= limit
+        return self._output_text_tokens >= (limit if isinstance(limit, int) else self.token_ceiling)
 
     def finish(self, usage: dict[str, int] | None = None) -> Events:
         """The pipeline finished: close everything and emit ``response.done`` (completed)."""

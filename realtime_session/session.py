@@ -56,6 +56,9 @@ class SessionLimits:
     max_conversation_items: int = 1000
     response_timeout_s: float = 60.0
     transcription_timeout_s: float = 30.0
+    max_stored_audio_bytes: int = 32 * 1024 * 1024
+    max_output_tokens: int = 1024
+    """What a response's ``max_output_tokens: "inf"`` means here (the real API allows 4096)."""
 
 
 class RealtimeSession:
@@ -199,16 +202,17 @@ class RealtimeSession:
         ]
 
     def enforce_item_limit(self) -> list[Output]:
-        """Delete the oldest items beyond ``max_conversation_items`` (announced to the client).
+        """Keep the conversation within its item count and its stored-audio byte budget.
 
-        Items of responses still in progress are kept; everything else goes oldest first, the
-        way a bounded context window forgets the start of a long conversation.
+        Items beyond ``max_conversation_items`` are deleted, oldest first (announced to the
+        client), the way a bounded context window forgets the start of a long conversation.
+        Beyond ``max_stored_audio_bytes``, the oldest items lose their audio (silently: the item,
+        its transcript and what the model knows of it stay; ``conversation.item.retrieve`` then
+        returns it without audio). Items of responses still in progress are never touched.
         """
-        excess = len(self.conversation) - self.limits.max_conversation_items
-        if excess <= 0:
-            return []
         in_progress = {r.id for response in self.responses.values() for r in response.output}
         outputs: list[Output] = []
+        excess = len(self.conversation) - self.limits.max_conversation_items
         for record in self.conversation.records():
             if excess <= 0:
                 break
@@ -217,7 +221,19 @@ class RealtimeSession:
             self.conversation.delete(record.id)
             outputs.append(server_event("conversation.item.deleted", item_id=record.id))
             excess -= 1
+        self._drop_old_audio(in_progress)
         return outputs
+
+    def _drop_old_audio(self, in_progress: set[str]) -> None:
+        records = self.conversation.records()
+        stored = sum(len(r.audio) for r in records if r.audio is not None)
+        for record in records:
+            if stored <= self.limits.max_stored_audio_bytes:
+                return
+            if record.audio is None or record.id in in_progress:
+                continue
+            stored -= len(record.audio)
+            record.audio = None
 
     def create_response(self, options: ResponseOptions) -> list[Output]:
         """Open a response (``response.created``); it runs once its transcripts are in."""
@@ -225,6 +241,7 @@ class RealtimeSession:
             options=options,
             conversation_id=self.conversation.id if options.in_conversation else None,
             add_to_conversation=self.conversation.insert,
+            token_ceiling=self.limits.max_output_tokens,
         )
         self.responses[response.id] = response
         context = options.context if options.context is not None else self.conversation.records()
@@ -316,23 +333,30 @@ class RealtimeSession:
         response = self.responses.get(response_id)
         if response is None:
             return []
+        context = self._context(response)
+        if _last_user_turn_failed(context):
+            # Answering would answer an empty user turn ("You said: "): fail the response instead.
+            message = "The user's audio could not be transcribed, so there is nothing to answer."
+            events = response.fail(message, "transcription_failed")
+            return self.close_response(response, events, by_pipeline=True)
         start = StartResponse(
             response_id=response.id,
-            request=self._llm_request(response),
+            request=self._llm_request(response, context),
             output_format=response.output_format,
             speed=response.options.speed,
         )
         deadline = ArmTimer(Timer(TimerKind.RESPONSE, response_id), self.limits.response_timeout_s)
         return [start, deadline]
 
-    def _llm_request(self, response: Response) -> LLMRequest:
-        """The LLM input for a response, built from the conversation as it is now."""
+    def _context(self, response: Response) -> list[ItemRecord]:
+        """The items a response answers: its own input, or the conversation as it is now."""
+        if response.options.context is not None:
+            return response.options.context
+        return [r for r in self.conversation.records() if r not in response.output]
+
+    def _llm_request(self, response: Response, context: list[ItemRecord]) -> LLMRequest:
+        """The LLM input for a response."""
         options = response.options
-        context = (
-            options.context
-            if options.context is not None
-            else [r for r in self.conversation.records() if r not in response.output]
-        )
         messages = build_messages(options.instructions, context)
         response.usage_input_tokens = estimate_tokens_of(messages)
         return LLMRequest(
@@ -343,6 +367,14 @@ class RealtimeSession:
             modalities=tuple(options.modalities),
             voice=options.voice,
         )
+
+
+def _last_user_turn_failed(context: list[ItemRecord]) -> bool:
+    """Whether the latest user message is audio the STT could not transcribe."""
+    for record in reversed(context):
+        if record.item.get("type") == "message" and record.item.get("role") == "user":
+            return record.transcript_failed
+    return False
 
 
 def _server_error(event_id: str | None) -> ProtocolError:

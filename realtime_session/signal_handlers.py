@@ -140,6 +140,7 @@ def _transcript_failed(session: RealtimeSession, item_id: str, message: str) -> 
     events: list[Output] = []
     if record is not None:
         record.llm_text = ""
+        record.transcript_failed = True
         if record.transcription is not None:
             error: dict[str, Any] = {
                 "type": "transcription_error",

@@ -20,6 +20,7 @@ from realtime_session import (
     ConfigureInput,
     FeedAudio,
     RealtimeSession,
+    SessionLimits,
     StartResponse,
     TranscribeAudio,
 )
@@ -59,8 +60,8 @@ def handle_raw(session: RealtimeSession, raw: str) -> list[Any]:
 class Core:
     """A ``RealtimeSession`` plus helpers that validate everything it emits."""
 
-    def __init__(self, **session: Any) -> None:
-        self.session = RealtimeSession()
+    def __init__(self, limits: SessionLimits | None = None, **session: Any) -> None:
+        self.session = RealtimeSession(limits=limits)
         self.checker = InvariantChecker()
         self.events: list[dict[str, Any]] = []
         self.started: dict[str, StartResponse] = {}
@@ -1260,3 +1261,52 @@ def test_truncate_while_the_response_is_still_streaming() -> None:
     assert (
         record.llm_text == "one two three four"[: len("one two three four") // 2].rsplit(" ", 1)[0]
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# Bounded sessions: stored audio, reply length, failed transcripts
+# ------------------------------------------------------------------------------------------------
+
+
+def test_stored_audio_beyond_the_budget_is_dropped_from_the_oldest_items() -> None:
+    second_ms = 1000
+    budget = 2 * second_ms * PCM_BYTES_PER_MS + 100  # room for two one-second items
+    core = Core(limits=SessionLimits(max_stored_audio_bytes=budget))
+    ids = []
+    for _ in range(3):
+        core.send("input_audio_buffer.append", audio=b64(tone(second_ms)))
+        ids.append(core.send("input_audio_buffer.commit")[0]["item_id"])
+    oldest = core.session.conversation.get(ids[0])
+    assert oldest.audio is None  # the oldest item lost its audio, not its place
+    assert core.item_ids() == ids
+    assert "audio" not in core.retrieve(ids[0])["content"][0]
+    assert base64.b64decode(core.retrieve(ids[2])["content"][0]["audio"]) == tone(second_ms)
+
+
+def test_an_unlimited_reply_stops_at_the_servers_ceiling() -> None:
+    core = Core(limits=SessionLimits(max_output_tokens=3), output_modalities=["text"])
+    core.user_text("hello")
+    response_id = core.create_response()
+    assert core.text(response_id, "one")
+    assert core.text(response_id, " two")
+    produced = core.text(response_id, " three")
+    done = produced[-1]["response"]
+    assert done["status"] == "incomplete"
+    assert done["status_details"] == {"type": "incomplete", "reason": "max_output_tokens"}
+    assert done["max_output_tokens"] == "inf"
+
+
+def test_a_turn_whose_transcription_failed_is_not_answered() -> None:
+    core = Core()
+    core.send("input_audio_buffer.append", audio=b64(tone(500)))
+    item_id = core.send("input_audio_buffer.commit")[0]["item_id"]
+    created = core.outputs("response.create")
+    assert types(created) == ["response.created"]
+    produced = core.session.receive(TranscriptFailed(item_id, "STT down"))
+    assert not commands(produced, StartResponse)
+    done = core.signal(produced)[-1]["response"]
+    assert done["status"] == "failed"
+    assert done["status_details"]["error"]["code"] == "transcription_failed"
+    # A text turn after it is answered as usual.
+    core.user_text("hello?")
+    assert core.create_response()

@@ -24,7 +24,7 @@ from realtime_session.signals import (
     SpeechStarted,
     TimerExpired,
 )
-from transport.driver import SessionDriver
+from transport.driver import Closure, DriverLimits, SessionDriver
 
 WAIT_S = 5.0
 PCM = b"\x00\x00" * 240
@@ -92,18 +92,23 @@ def frame(name: str, **extra: Any) -> str:
 
 
 class Harness:
-    def __init__(self, max_pending_frames: int = 64) -> None:
+    def __init__(self, max_pending_frames: int = 64, limits: DriverLimits | None = None) -> None:
         self.core = RecordingCore()
         self.emitted: list[dict[str, Any]] = []
         self.driver = SessionDriver(
             self.core,  # type: ignore[arg-type]
             ScriptedBackend,
             parse=parse,
-            emit=self.emitted.append,
+            emit=self._emit,
+            limits=limits,
             max_pending_frames=max_pending_frames,
         )
         self.backend: ScriptedBackend = self.driver.backend  # type: ignore[assignment]
         self.task: asyncio.Task[None] | None = None
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        self.emitted.append(event)
+        self.core.applied.set()
 
     async def __aenter__(self) -> Harness:
         await self.driver.start()
@@ -234,3 +239,34 @@ async def test_close_cancels_every_timer(count: int) -> None:
         (handle, _) = h.driver._timers[IDLE_TIMER]
     assert handle.cancelled()
     assert h.driver._timers == {}
+
+
+async def test_a_flood_beyond_the_burst_is_dropped_with_one_error_a_second() -> None:
+    async with Harness(limits=DriverLimits(events_per_s=1, event_burst=3)) as h:
+        for n in range(10):
+            await h.driver.feed_frame(frame(f"e{n}"))
+        await h.driver.feed_frame(frame("probe"))
+        # The burst passes; the rest (the probe too, at 1 event/s) is dropped without parsing.
+        await h.until(lambda: len(h.emitted) >= 2)
+        assert h.core.calls == ["e0", "e1", "e2"]
+        errors = [e for e in h.emitted if e["type"] == "error"]
+        assert len(errors) == 1
+        assert errors[0]["error"]["code"] == "rate_limit_exceeded"
+
+
+async def test_an_idle_session_is_closed_and_told_why() -> None:
+    h = Harness(limits=DriverLimits(idle_timeout_s=0.05))
+    await h.driver.start()
+    closure = await asyncio.wait_for(h.driver.run(), WAIT_S)
+    await h.driver.close()
+    assert closure == Closure(1000, "session idle")
+    assert h.emitted[-1]["error"]["code"] == "session_idle_timeout"
+
+
+async def test_activity_keeps_a_session_open() -> None:
+    async with Harness(limits=DriverLimits(idle_timeout_s=0.2)) as h:
+        for n in range(6):
+            await h.driver.feed_frame(frame(f"e{n}"))
+            await asyncio.sleep(0.05)  # paced like a client that is still there
+        await h.until(lambda: len(h.core.calls) == 6)
+        assert h.task is not None and not h.task.done()

@@ -548,11 +548,25 @@ async def test_stt_and_tts_down_fail_clearly(down_server: ServerProcess) -> None
         assert "STT provider 'openai'" in failed["error"]["message"]
         assert "Connection error" in failed["error"]["message"]
 
+        # The failed turn is not answered as an empty one ("You said: ")...
+        response, events = await respond(rt)
+        assert response["status_details"]["error"]["code"] == "transcription_failed"
+        assert text_of(events) == ""
+        # ...while a text turn reaches the TTS, which is down.
+        await rt.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "hello"}],
+                },
+            }
+        )
         response, events = await respond(rt)
         message = failure_message(response)
         assert "TTS provider 'openai'" in message
         assert "Connection error" in message
-        assert text_of(events) == "You said: "  # the mock LLM saw an empty transcript
     log = down_server.log()
     assert "STT provider 'openai'" in log
     assert "to fix: nothing answered at http://127.0.0.1:" in log

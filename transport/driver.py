@@ -31,6 +31,7 @@ from loguru import logger
 from protocol import ClientEvent, ProtocolError
 from realtime_session import ArmTimer, DisarmTimer, Output, PipelineCommand, RealtimeSession
 from realtime_session.signals import Signal, Timer, TimerExpired
+from transport.inbound_limit import InboundLimit
 
 ClientFrame = str | bytes
 Parse = Callable[[ClientFrame], ClientEvent]
@@ -53,6 +54,30 @@ class Backend(Protocol):
 
 MAX_PENDING_FRAMES = 64
 """Client frames read but not yet applied; beyond this the transport's reader waits."""
+SESSION_IDLE_CLOSE_CODE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DriverLimits:
+    """What one session may cost: inbound event rate, and how long it may sit idle."""
+
+    events_per_s: float = 1000.0
+    event_burst: float = 2000.0
+    idle_timeout_s: float | None = 900.0
+    """Close a session after this long with no client event and no server event."""
+
+
+@dataclass(frozen=True, slots=True)
+class Closure:
+    """Why the driver ended the session: the transport closes with this code and reason."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _IdleCheck:
+    """Time to look whether the session has been idle for too long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +92,12 @@ class _Inbox:
     """What the driver applies next: reports first, then client frames in arrival order."""
 
     def __init__(self, max_frames: int) -> None:
-        self._reports: deque[Signal | _TimerFired] = deque()
+        self._reports: deque[Signal | _TimerFired | _IdleCheck] = deque()
         self._frames: deque[ClientFrame] = deque()
         self._room = asyncio.Semaphore(max_frames)
         self._wake = asyncio.Event()
 
-    def report(self, item: Signal | _TimerFired) -> None:
+    def report(self, item: Signal | _TimerFired | _IdleCheck) -> None:
         """Queue a pipeline signal or timer expiry; never waits."""
         self._reports.append(item)
         self._wake.set()
@@ -83,7 +108,7 @@ class _Inbox:
         self._frames.append(frame)
         self._wake.set()
 
-    async def get(self) -> Signal | _TimerFired | ClientFrame:
+    async def get(self) -> Signal | _TimerFired | _IdleCheck | ClientFrame:
         while True:
             if self._reports:
                 return self._reports.popleft()
@@ -104,11 +129,17 @@ class SessionDriver:
         *,
         parse: Parse,
         emit: Callable[[dict[str, Any]], None],
+        limits: DriverLimits | None = None,
         max_pending_frames: int = MAX_PENDING_FRAMES,
     ) -> None:
         self.core = core
         self._parse = parse
-        self._emit = emit
+        self._transport_emit = emit
+        self._limits = limits or DriverLimits()
+        self._inbound = InboundLimit(self._limits.events_per_s, self._limits.event_burst)
+        self._last_activity = 0.0
+        self._idle_check: asyncio.TimerHandle | None = None
+        self._closure: Closure | None = None
         self._inbox = _Inbox(max_pending_frames)
         self.backend = make_backend(self._inbox.report)
         self._timers: dict[Timer, tuple[asyncio.TimerHandle, int]] = {}
@@ -117,20 +148,29 @@ class SessionDriver:
     async def start(self) -> None:
         """Start the backend and open the session (``session.created``)."""
         await self.backend.start()
+        self._last_activity = asyncio.get_running_loop().time()
+        self._schedule_idle_check(self._limits.idle_timeout_s)
         await self._dispatch(self.core.start())
 
     async def feed_frame(self, frame: ClientFrame) -> None:
         """Hand over one client frame (the transport's reader calls this)."""
         await self._inbox.put_frame(frame)
 
-    async def run(self) -> None:
-        """Apply inbox items one at a time, forever (cancel the task to stop)."""
-        while True:
+    async def run(self) -> Closure:
+        """Apply inbox items one at a time until the session must end (or the task is cancelled).
+
+        Returns:
+            Why the session ends (an idle session), for the transport to close with.
+        """
+        while self._closure is None:
             item = await self._inbox.get()
             await self._dispatch(self._apply(item))
+        return self._closure
 
     async def close(self) -> None:
         """Forget the timers and stop the backend."""
+        if self._idle_check is not None:
+            self._idle_check.cancel()
         for handle, _ in self._timers.values():
             handle.cancel()
         self._timers.clear()
@@ -138,13 +178,20 @@ class SessionDriver:
 
     # --- one step ---------------------------------------------------------------------------------
 
-    def _apply(self, item: Signal | _TimerFired | ClientFrame) -> list[Output]:
+    def _apply(self, item: Signal | _TimerFired | _IdleCheck | ClientFrame) -> list[Output]:
         if isinstance(item, str | bytes):
+            now = asyncio.get_running_loop().time()
+            self._last_activity = now
+            if not self._inbound.admit(now):
+                refusal = self._inbound.refusal(now)
+                return [refusal.to_event()] if refusal is not None else []
             try:
                 event = self._parse(item)
             except ProtocolError as error:
                 return [error.to_event()]
             return self.core.handle(event)
+        if isinstance(item, _IdleCheck):
+            return self._check_idle()
         if isinstance(item, _TimerFired):
             armed = self._timers.get(item.timer)
             if armed is None or armed[1] != item.arming:
@@ -166,6 +213,36 @@ class SessionDriver:
                     await self.backend.execute(output)
                 except Exception:  # a pipeline bug must not end the session
                     logger.exception(f"pipeline command {type(output).__name__} failed")
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        self._last_activity = asyncio.get_running_loop().time()
+        self._transport_emit(event)
+
+    # --- idle sessions ----------------------------------------------------------------------------
+
+    def _schedule_idle_check(self, delay_s: float | None) -> None:
+        if delay_s is not None:
+            loop = asyncio.get_running_loop()
+            self._idle_check = loop.call_later(delay_s, self._inbox.report, _IdleCheck())
+
+    def _check_idle(self) -> list[Output]:
+        """End a session nobody has used for ``idle_timeout_s``; otherwise look again later.
+
+        One lazily re-armed check instead of a timer reset on every event: a flood of appends
+        costs a float assignment each, not a timer.
+        """
+        timeout = self._limits.idle_timeout_s
+        assert timeout is not None
+        idle_for = asyncio.get_running_loop().time() - self._last_activity
+        if idle_for < timeout:
+            self._schedule_idle_check(timeout - idle_for)
+            return []
+        self._closure = Closure(SESSION_IDLE_CLOSE_CODE, "session idle")
+        error = ProtocolError(
+            "session_idle_timeout",
+            f"The session was closed after {timeout:g} s without any client or server event.",
+        )
+        return [error.to_event()]
 
     # --- timers -----------------------------------------------------------------------------------
 

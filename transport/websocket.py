@@ -27,7 +27,7 @@ from protocol import ProtocolError
 from protocol.beta import BetaServerTranslator, parse_beta_client_event
 from protocol.validation import parse_client_event
 from realtime_session import RealtimeSession, SessionLimits
-from transport.driver import SessionDriver
+from transport.driver import Closure, DriverLimits, SessionDriver
 
 BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 SESSION_EXPIRED_CLOSE_CODE = 1000
@@ -53,6 +53,18 @@ def session_limits(settings: Settings) -> SessionLimits:
         max_conversation_items=settings.max_conversation_items,
         response_timeout_s=settings.response_timeout_s,
         transcription_timeout_s=settings.transcription_timeout_s,
+        max_stored_audio_bytes=settings.max_stored_audio_bytes,
+        max_output_tokens=settings.max_reply_tokens,
+    )
+
+
+def driver_limits(settings: Settings) -> DriverLimits:
+    """What one session may cost the server, from its settings."""
+    idle_s = settings.session_idle_timeout_s
+    return DriverLimits(
+        events_per_s=settings.max_client_events_per_s,
+        event_burst=settings.max_client_event_burst,
+        idle_timeout_s=idle_s if idle_s > 0 else None,
     )
 
 
@@ -90,6 +102,7 @@ class RealtimeConnection:
             lambda report: SessionPipeline(services, report, name=self.core.config.id),
             parse=parse_beta_client_event if beta else parse_client_event,
             emit=self._enqueue,
+            limits=driver_limits(settings),
         )
         self._outbox: asyncio.Queue[Any] = asyncio.Queue()
         self._outbox_bytes = 0
@@ -99,7 +112,7 @@ class RealtimeConnection:
     async def run(self) -> None:
         """Serve the session until the client goes away or a limit ends it; always cleans up."""
         writer = asyncio.create_task(self._write_loop())
-        driving: asyncio.Task[None] | None = None
+        driving: asyncio.Task[Closure] | None = None
         try:
             await self.driver.start()
             self._reader = asyncio.create_task(self._read_loop())
@@ -112,7 +125,8 @@ class RealtimeConnection:
             if not done:
                 self._expire()
             elif driving in done:
-                driving.result()  # the driver only ends by raising: a bug, logged below
+                closure = driving.result()  # raises if the driver failed: logged below
+                self._close = (closure.code, closure.reason)
             else:
                 with contextlib.suppress(WebSocketDisconnect, asyncio.CancelledError):
                     self._reader.result()
