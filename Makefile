@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: install install-dev install-local install-client browser run run-mock test lint format clean
+.PHONY: install install-dev install-local install-client browser node-deps run run-mock test lint format clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,8 +51,18 @@ format: install-dev
 browser:
 	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
-test: install-dev install-local browser lint
+# Node client SDKs the tests drive (tests/test_client_agents_node.py), pinned by the lockfile;
+# reinstalled only when the lockfile changes.
+NODE_DIR := tests/node
+
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	npm ci --prefix $(NODE_DIR) --no-audit --no-fund
+	touch $@
+
+node-deps: $(NODE_DIR)/node_modules/.installed
+
+test: install-dev install-local browser node-deps lint
 	$(PY) -m pytest -n 2 -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .pytest_logs .ruff_cache
+	rm -rf $(VENV) .pytest_cache .pytest_logs .ruff_cache $(NODE_DIR)/node_modules
