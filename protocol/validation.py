@@ -26,6 +26,7 @@ from openai.types.realtime import (
     realtime_conversation_item_system_message_param,
     realtime_conversation_item_user_message_param,
     realtime_function_tool_param,
+    realtime_response_create_params_with_references_param,
     realtime_transcription_session_audio_input_param,
 )
 from openai.types.realtime.conversation_item_create_event_param import (
@@ -98,7 +99,15 @@ _NULLABLE_FIELDS: FieldSet = frozenset(
         realtime_transcription_session_audio_input_param.RealtimeTranscriptionSessionAudioInputParam,
     )
     for name in ("noise_reduction", "transcription")
-)
+) | {
+    # ``null`` means "not set" (the session's instructions apply): the SDK's own response model
+    # has ``instructions: Optional[str]``, and LiveKit Agents sends ``"instructions": null`` with
+    # every ``generate_reply()``.
+    (
+        realtime_response_create_params_with_references_param.RealtimeResponseCreateParamsWithReferencesParam,
+        "instructions",
+    ),
+}
 
 # Fields the SDK marks optional although the API cannot do without them: a content part without a
 # ``type`` cannot be interpreted, and a function tool without a ``name`` cannot be called.

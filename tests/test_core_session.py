@@ -333,6 +333,16 @@ def test_response_create_commands_and_overrides() -> None:
     core.done(start.response_id)
 
 
+def test_null_response_instructions_use_the_session_instructions() -> None:
+    core = Core(instructions="Talk like a pirate.")
+    core.user_text("hello")
+    response_id = core.create_response(instructions=None)
+    request = core.request(response_id)
+    assert request is not None
+    assert request.messages[0] == {"role": "system", "content": "Talk like a pirate."}
+    core.done(response_id)
+
+
 def test_function_call_after_preamble_is_two_output_items() -> None:
     core = Core(tools=[TOOL])
     core.user_text("weather in Paris?")

@@ -478,6 +478,14 @@ def test_null_for_a_non_nullable_field() -> None:
     assert error.message.endswith("but got null instead.")
 
 
+def test_null_response_instructions_mean_not_set() -> None:
+    # LiveKit Agents sends this with every generate_reply(); the SDK's own response model has
+    # ``instructions: Optional[str]``. Other types stay wrong, and session instructions stay strict.
+    accept({"type": "response.create", "response": {"instructions": None, "metadata": {"k": "v"}}})
+    error = reject({"type": "response.create", "response": {"instructions": 5}})
+    assert (error.code, error.param) == ("invalid_type", "response.instructions")
+
+
 def test_event_id_must_be_a_string() -> None:
     error = reject({"type": "input_audio_buffer.clear", "event_id": 12})
     assert (error.code, error.param) == ("invalid_type", "event_id")
