@@ -38,7 +38,7 @@ export function parseArgs(argv = process.argv.slice(2)) {
  * `predicate`, with a timeout.
  */
 export function waitFor(emitter, name, predicate = () => true, timeoutMs = WAIT_MS) {
-  return new Promise((resolve, reject) => {
+  const waiting = new Promise((resolve, reject) => {
     const onEvent = (...args) => {
       let matched;
       try {
@@ -63,6 +63,10 @@ export function waitFor(emitter, name, predicate = () => true, timeoutMs = WAIT_
     };
     emitter.on(name, onEvent);
   });
+  // Scenarios set waiters up before acting and await them in turn: a waiter that fails before its
+  // turn must not end the process as an unhandled rejection (awaiting it still throws).
+  waiting.catch(() => {});
+  return waiting;
 }
 
 /** Wait for a raw server event of type `type` (seen through the session's `transport_event`). */
@@ -130,6 +134,10 @@ export function withTimeout(promise, what, timeoutMs = WAIT_MS) {
 
 function describe(error) {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
+  // A WebSocket `error` event wraps the Error; a server `error` event carries `error.message`.
+  if (error?.error instanceof Error || typeof error?.message === 'string') {
+    return describe(error.error instanceof Error ? error.error : new Error(error.message));
+  }
   try {
     return JSON.stringify(error);
   } catch {
