@@ -1,9 +1,10 @@
 """The checks on GA client events that the SDK's TypedDicts cannot express.
 
-Numeric ranges, value combinations and the encoding of appended audio are not in the TypedDicts
-at all; they are checked here once the schema has passed (docs/protocol.md §2, §3, §5, §6 and the
-limits of §10). The beta dialect reuses :func:`check_truncate` and :func:`decode_append_audio` for
-its events that are identical to GA's.
+Numeric ranges, value combinations, what each content part type must carry and the encoding of
+appended audio are not in the TypedDicts at all; they are checked here once the schema has passed
+(docs/protocol.md §2, §3, §5, §6 and the limits of §10). The beta dialect reuses
+:func:`check_truncate` and :func:`decode_append_audio` for its events that are identical to GA's
+(and gets the content part checks through the GA re-check of its translated events).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from audio_utils import decode_base64_audio
 from protocol.errors import ProtocolError
-from protocol.wording import check_range, json_type
+from protocol.wording import check_range, json_type, missing
 
 __all__ = [
     "MAX_AUDIO_APPEND_BYTES",
@@ -62,6 +63,29 @@ def check_truncate(event: dict[str, Any]) -> None:
     check_range(event, "audio_end_ms", "", minimum=0)
 
 
+# What a content part of each type must carry, although the SDK's content TypedDicts are flat
+# (every field optional, whatever the ``type``). Each entry is one the real API is known to enforce:
+# ``input_text`` without ``text`` is refused (missing_required_parameter). Not added, for want of
+# such evidence: ``input_audio`` (a part with only a ``transcript`` replays history; this server
+# gives the model the transcript), ``input_image`` without ``image_url`` and the assistant's
+# ``output_text`` / ``output_audio`` (harmless here: they add nothing to the model's context).
+_PART_PAYLOADS = {"input_text": "text"}
+
+
+def _check_item_create(event: dict[str, Any]) -> None:
+    _check_item(event["item"], "item")
+
+
+def _check_item(item: dict[str, Any], path: str) -> None:
+    """A message's content parts carry what their type requires (:data:`_PART_PAYLOADS`)."""
+    if item.get("type") != "message":
+        return
+    for index, part in enumerate(item["content"]):
+        payload = _PART_PAYLOADS.get(part["type"])
+        if payload is not None and payload not in part:
+            raise missing(f"{path}.content[{index}].{payload}")
+
+
 def _check_session_update(event: dict[str, Any]) -> None:
     session = event["session"]
     audio_input = session.get("audio", {}).get("input", {})
@@ -77,7 +101,10 @@ def _check_session_update(event: dict[str, Any]) -> None:
 
 
 def _check_response_create(event: dict[str, Any]) -> None:
-    _check_response_settings(event.get("response", {}), "response")
+    response = event.get("response", {})
+    _check_response_settings(response, "response")
+    for index, item in enumerate(response.get("input", [])):
+        _check_item(item, f"response.input[{index}]")
 
 
 def _check_response_settings(settings: dict[str, Any], path: str) -> None:
@@ -106,6 +133,7 @@ def _check_response_settings(settings: dict[str, Any], path: str) -> None:
 SEMANTIC_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "session.update": _check_session_update,
     "response.create": _check_response_create,
+    "conversation.item.create": _check_item_create,
     "conversation.item.truncate": check_truncate,
 }
 """GA event type -> its checks beyond the schema (``input_audio_buffer.append``'s check is

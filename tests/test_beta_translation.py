@@ -793,6 +793,15 @@ def test_item_errors_keep_their_paths() -> None:
     assert (error.code, error.param) == ("unknown_parameter", "response.input[0].content[0].x")
 
 
+def test_input_text_needs_its_text() -> None:
+    """Found by the GA re-check of the translated event, reported at the same path."""
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text"}]}
+    error = reject({"type": "conversation.item.create", "item": item})
+    assert (error.code, error.param) == ("missing_required_parameter", "item.content[0].text")
+    error = reject({"type": "response.create", "response": {"input": [item]}})
+    assert error.param == "response.input[0].content[0].text"
+
+
 def test_pass_through_event_errors() -> None:
     error = reject({"type": "input_audio_buffer.append", "event_id": "e2", "audio": "%%%"})
     assert (error.code, error.param, error.event_id) == ("invalid_value", "audio", "e2")

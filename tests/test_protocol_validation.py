@@ -573,6 +573,34 @@ def test_assistant_content_accepts_output_types_only() -> None:
     assert "'output_text', 'output_audio'" in error.message
 
 
+@pytest.mark.parametrize("role", ["user", "system"])
+def test_input_text_needs_its_text(role: str) -> None:
+    content = [{"type": "input_text", "text": "a"}, {"type": "input_text"}]
+    item = {"type": "message", "role": role, "content": content}
+    error = reject(item_create(item))
+    assert (error.code, error.param) == ("missing_required_parameter", "item.content[1].text")
+    assert error.message == "Missing required parameter: 'item.content[1].text'."
+    error = reject({"type": "response.create", "response": {"input": [item]}})
+    assert (error.code, error.param) == (
+        "missing_required_parameter",
+        "response.input[0].content[1].text",
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "part"),
+    [
+        ("user", {"type": "input_text", "text": ""}),
+        ("user", {"type": "input_audio", "transcript": "replayed history"}),
+        ("user", {"type": "input_image"}),
+        ("assistant", {"type": "output_text"}),
+        ("assistant", {"type": "output_audio", "transcript": "hello"}),
+    ],
+)
+def test_other_content_parts_need_no_payload(role: str, part: dict[str, Any]) -> None:
+    accept(item_create({"type": "message", "role": role, "content": [part]}))
+
+
 def test_unknown_field_deep_in_a_list() -> None:
     content = [{"type": "input_text", "text": "a"}, {"type": "input_text", "text": "b", "x": 1}]
     error = reject(item_create({"type": "message", "role": "system", "content": content}))
