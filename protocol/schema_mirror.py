@@ -15,7 +15,10 @@ GA, ``openai.types.beta.realtime.*_param`` for beta). They are not used as they 
   the JSON value (its ``type``, and ``role`` for messages), so a realtime session with a bogus
   field reports ``session.bogus_field`` instead of one error per union member;
 - applies the corrections it is given: fields the API documents as nullable although the SDK
-  annotation lacks ``None``, and fields the SDK marks optional although the API requires them.
+  annotation lacks ``None``, and fields the SDK marks optional although the API requires them;
+- marks on each copy the optional fields whose ``null`` means "not set" (the rule of
+  :mod:`protocol.absent_nulls`, minus the fields a correction covers), which
+  :func:`protocol.absent_nulls.drop_absent_nulls` removes from an event before it is validated.
 
 GA and beta each instantiate one mirror with their own corrections (:mod:`protocol.validation`,
 :mod:`protocol.beta.schema`); the algorithm exists once, here. :mod:`protocol.schema_errors`
@@ -39,11 +42,14 @@ from protocol.errors import ProtocolError
 from protocol.wording import invalid_type, invalid_value, join, missing
 
 __all__ = [
+    "DISCRIMINATING_FIELDS",
     "FieldSet",
     "SchemaMirror",
     "UnionDiscriminator",
+    "absent_when_null",
     "discriminator_of",
     "mirrored_hints",
+    "sdk_fields",
     "strip_none",
 ]
 
@@ -53,7 +59,8 @@ FieldSet = frozenset[tuple[type, str]]
 _STRICT = ConfigDict(extra="forbid", strict=True)
 _SCALAR_TAG = "<scalar>"  # tag of the non-object members of a discriminated union
 _NO_MATCH_TAG = "<no match>"  # returned when no member fits; pydantic reports union_tag_invalid
-_DISCRIMINATING_FIELDS = ("type", "role")  # messages share type "message" and differ by role
+DISCRIMINATING_FIELDS = ("type", "role")  # messages share type "message" and differ by role
+_ABSENT_WHEN_NULL = "__absent_when_null__"  # set on each mirrored TypedDict: field names
 
 # The typing special forms, subscripted below with types only known at runtime (which a static
 # checker cannot follow, hence ``Any``).
@@ -66,14 +73,21 @@ _MAKE_TYPEDDICT: Any = typing_extensions.TypedDict
 class SchemaMirror:
     """Mirrors SDK type annotations into strict, validatable ones, with a set of corrections.
 
-    ``nullable`` fields also accept ``null``; ``required`` fields must be present. Each SDK
-    TypedDict is mirrored once per instance (cached), so recursive and shared types stay shared.
+    ``nullable`` fields also accept ``null``; ``required`` fields must be present;
+    ``absent_when_null`` fields (neither of those) are marked on their copy for
+    :func:`absent_when_null`. Each SDK TypedDict is mirrored once per instance (cached), so
+    recursive and shared types stay shared.
     """
 
-    def __init__(self, *, nullable: FieldSet, required: FieldSet) -> None:
+    def __init__(
+        self, *, nullable: FieldSet, required: FieldSet, absent_when_null: FieldSet = frozenset()
+    ) -> None:
         self._nullable = nullable
         self._required = required
+        self._absent_when_null = absent_when_null
         self._cache: dict[type, Any] = {}
+        self.absent_when_null: set[tuple[type, str]] = set()
+        """The ``absent_when_null`` fields this mirror met and marked (corrections win over it)."""
 
     def __call__(self, tp: Any) -> Any:
         """The validatable equivalent of an SDK type annotation."""
@@ -95,23 +109,21 @@ class SchemaMirror:
         if cls in self._cache:
             return self._cache[cls]
         fields: dict[str, Any] = {}
-        # include_extras keeps Required[...]: the SDK modules use ``from __future__ import
-        # annotations``, which leaves ``cls.__required_keys__`` empty on Python 3.11.
-        for name, hint in typing_extensions.get_type_hints(cls, include_extras=True).items():
-            wrapper_origin: object = typing.get_origin(hint)
-            required = wrapper_origin is typing_extensions.Required or (
-                getattr(cls, "__total__", True)
-                and wrapper_origin is not typing_extensions.NotRequired
-            )
-            if wrapper_origin in (typing_extensions.Required, typing_extensions.NotRequired):
-                (hint,) = typing.get_args(hint)
+        absent: set[str] = set()
+        for name, (hint, required) in sdk_fields(cls).items():
             mirrored = self(hint)
-            if (cls, name) in self._nullable:
+            nullable = (cls, name) in self._nullable
+            if nullable:
                 mirrored = mirrored | None
             required = required or (cls, name) in self._required
             fields[name] = (_REQUIRED if required else _NOT_REQUIRED)[mirrored]
+            # A corrected field keeps its correction: null clears it, or null is not "absent".
+            if (cls, name) in self._absent_when_null and not (required or nullable):
+                absent.add(name)
+                self.absent_when_null.add((cls, name))
         mirror = _MAKE_TYPEDDICT(cls.__name__, fields)
         mirror.__pydantic_config__ = _STRICT
+        setattr(mirror, _ABSENT_WHEN_NULL, frozenset(absent))
         self._cache[cls] = mirror
         return mirror
 
@@ -168,14 +180,14 @@ class UnionDiscriminator:
         if not isinstance(value, dict):
             return _SCALAR_TAG if self.scalars is not None else self.objects[0].tag
         candidates = self.objects
-        for name in _DISCRIMINATING_FIELDS:
+        for name in DISCRIMINATING_FIELDS:
             candidates = [m for m in candidates if m.accepts(value, name)]
         return candidates[0].tag if candidates else _NO_MATCH_TAG
 
     def error(self, value: dict[str, Any], path: str) -> ProtocolError:
         """The error for an object that matches no member: its first bad discriminating field."""
         candidates = self.objects
-        for name in _DISCRIMINATING_FIELDS:
+        for name in DISCRIMINATING_FIELDS:
             allowed = tuple(
                 dict.fromkeys(
                     v for m in candidates if name in m.literals for v in m.literals[name][0]
@@ -215,7 +227,7 @@ def _object_member(cls: Any) -> _ObjectMember:
     """Describe a mirrored TypedDict as a union member (its tag is its class name)."""
     literals: dict[str, tuple[tuple[Any, ...], bool]] = {}
     hints = mirrored_hints(cls)
-    for name in _DISCRIMINATING_FIELDS:
+    for name in DISCRIMINATING_FIELDS:
         hint = hints.get(name)
         if hint is None:
             continue
@@ -225,6 +237,30 @@ def _object_member(cls: Any) -> _ObjectMember:
             required = typing.get_origin(hint) is typing_extensions.Required
             literals[name] = (typing.get_args(inner), required)
     return _ObjectMember(tag=cls.__name__, schema=cls, literals=literals)
+
+
+def sdk_fields(cls: type) -> dict[str, tuple[Any, bool]]:
+    """An SDK TypedDict's fields: name -> (annotation without ``Required``/``NotRequired``,
+    whether the SDK requires the field)."""
+    fields: dict[str, tuple[Any, bool]] = {}
+    # include_extras keeps Required[...]: the SDK modules use ``from __future__ import
+    # annotations``, which leaves ``cls.__required_keys__`` empty on Python 3.11.
+    for name, hint in typing_extensions.get_type_hints(cls, include_extras=True).items():
+        wrapper_origin: object = typing.get_origin(hint)
+        required = wrapper_origin is typing_extensions.Required or (
+            getattr(cls, "__total__", True) and wrapper_origin is not typing_extensions.NotRequired
+        )
+        if wrapper_origin in (typing_extensions.Required, typing_extensions.NotRequired):
+            (hint,) = typing.get_args(hint)
+        fields[name] = (hint, required)
+    return fields
+
+
+def absent_when_null(mirrored: Any) -> frozenset[str]:
+    """The fields of a mirrored TypedDict whose ``null`` means "not set" (see
+    :mod:`protocol.absent_nulls`); empty for anything else."""
+    names: frozenset[str] = getattr(mirrored, _ABSENT_WHEN_NULL, frozenset())
+    return names
 
 
 @functools.cache

@@ -8,10 +8,11 @@ beta dialect hands it the events its translation changed).
 
 The schema is the installed SDK's GA client-event TypedDicts (``openai.types.realtime.*_param``),
 mirrored by :class:`~protocol.schema_mirror.SchemaMirror` with the GA corrections below
-(:data:`_NULLABLE_FIELDS`, :data:`_REQUIRED_FIELDS`); the checks the TypedDicts cannot express are
-in :mod:`protocol.semantics`. The caller gets back the JSON data exactly as sent (the validated copy
-is thrown away), so lists stay lists and ints stay ints; an append's audio comes back decoded, from
-the very decode that checked it.
+(:data:`_NULLABLE_FIELDS`, :data:`_REQUIRED_FIELDS`) and the fields whose ``null`` means "not set"
+(:mod:`protocol.absent_nulls`, computed from the SDK's models of the same events); the checks the
+TypedDicts cannot express are in :mod:`protocol.semantics`. The caller gets back the JSON data as
+sent, less those ``null`` fields (the validated copy is thrown away), so lists stay lists and ints
+stay ints; an append's audio comes back decoded, from the very decode that checked it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from openai.types.realtime import (
     realtime_conversation_item_system_message_param,
     realtime_conversation_item_user_message_param,
     realtime_function_tool_param,
-    realtime_response_create_params_with_references_param,
     realtime_transcription_session_audio_input_param,
 )
 from openai.types.realtime.conversation_item_create_event_param import (
@@ -53,12 +53,14 @@ from openai.types.realtime.input_audio_buffer_commit_event_param import (
 from openai.types.realtime.output_audio_buffer_clear_event_param import (
     OutputAudioBufferClearEventParam,
 )
+from openai.types.realtime.realtime_client_event import RealtimeClientEvent
 from openai.types.realtime.response_cancel_event_param import ResponseCancelEventParam
 from openai.types.realtime.response_create_event_with_references_param import (
     ResponseCreateEventWithReferencesParam,
 )
 from openai.types.realtime.session_update_event_param import SessionUpdateEventParam
 
+from protocol.absent_nulls import absent_when_null_fields
 from protocol.client_event import ClientEvent
 from protocol.errors import ProtocolError
 from protocol.event_schemas import EventSchemas
@@ -68,6 +70,7 @@ from protocol.semantics import MAX_AUDIO_APPEND_BYTES, SEMANTIC_CHECKS, decode_a
 
 __all__ = [
     "CLIENT_EVENT_TYPES",
+    "GA_SCHEMAS",
     "MAX_AUDIO_APPEND_BYTES",
     "parse_client_event",
     "validate_client_event",
@@ -91,7 +94,8 @@ _EVENT_SCHEMAS: dict[str, type] = {
 }
 
 # Fields the API documents as clearable with ``null`` (docs/protocol.md §2, and the SDK's own
-# session.update docstring) but whose SDK annotation does not include ``None``.
+# session.update docstring) but whose SDK annotation does not include ``None``. ``null`` clears
+# them, so they are never absent when null (``turn_detection`` is nullable in the SDK itself).
 _NULLABLE_FIELDS: FieldSet = frozenset(
     (owner, name)
     for owner in (
@@ -99,15 +103,7 @@ _NULLABLE_FIELDS: FieldSet = frozenset(
         realtime_transcription_session_audio_input_param.RealtimeTranscriptionSessionAudioInputParam,
     )
     for name in ("noise_reduction", "transcription")
-) | {
-    # ``null`` means "not set" (the session's instructions apply): the SDK's own response model
-    # has ``instructions: Optional[str]``, and LiveKit Agents sends ``"instructions": null`` with
-    # every ``generate_reply()``.
-    (
-        realtime_response_create_params_with_references_param.RealtimeResponseCreateParamsWithReferencesParam,
-        "instructions",
-    ),
-}
+)
 
 # Fields the SDK marks optional although the API cannot do without them: a content part without a
 # ``type`` cannot be interpreted, and a function tool without a ``name`` cannot be called.
@@ -129,11 +125,17 @@ _REQUIRED_FIELDS: FieldSet = frozenset(
     }
 )
 
-_SCHEMAS = EventSchemas(
-    _EVENT_SCHEMAS, SchemaMirror(nullable=_NULLABLE_FIELDS, required=_REQUIRED_FIELDS)
+GA_SCHEMAS = EventSchemas(
+    _EVENT_SCHEMAS,
+    SchemaMirror(
+        nullable=_NULLABLE_FIELDS,
+        required=_REQUIRED_FIELDS,
+        absent_when_null=absent_when_null_fields(_EVENT_SCHEMAS.values(), RealtimeClientEvent),
+    ),
 )
+"""The mirrored GA client event schemas."""
 
-CLIENT_EVENT_TYPES: tuple[str, ...] = _SCHEMAS.types
+CLIENT_EVENT_TYPES: tuple[str, ...] = GA_SCHEMAS.types
 """The ``type`` values this server accepts, in the order the error message lists them."""
 
 
@@ -149,12 +151,13 @@ def parse_client_event(raw: str | bytes) -> ClientEvent:
 def validate_client_event(event: dict[str, Any]) -> ClientEvent:
     """Validate a GA client event that is already JSON data (a parsed frame).
 
-    ``event`` itself becomes the result's ``data``: it is not copied, and must not be changed
-    afterwards. Errors are those of :func:`parse_client_event`.
+    ``event`` itself becomes the result's ``data``: it is not copied (the ``null`` values of
+    absent-when-null fields are deleted from it in place), and must not be changed afterwards.
+    Errors are those of :func:`parse_client_event`.
     """
     try:
-        event_type = _SCHEMAS.check_type(event)
-        _SCHEMAS.check(event_type, event)
+        event_type = GA_SCHEMAS.check_type(event)
+        GA_SCHEMAS.check(event_type, event)
         check = SEMANTIC_CHECKS.get(event_type)
         if check is not None:
             check(event)

@@ -663,7 +663,8 @@ def unknown_types(draw: st.DrawFn) -> Case:
 @st.composite
 def bad_event_ids(draw: st.DrawFn) -> Case:
     body = copy.deepcopy(draw(st.sampled_from(CORPUS)))
-    body["event_id"] = draw(WRONG_TYPES.filter(lambda v: not isinstance(v, str)))
+    # null is no wrong type: an optional field's null means "not set" (docs/protocol.md §2).
+    body["event_id"] = draw(WRONG_TYPES.filter(lambda v: not isinstance(v, str) and v is not None))
     return Case(kind="event_id:wrong_type", body=body, set_id=False, must_fail=True)
 
 

@@ -472,16 +472,19 @@ def test_invalid_type(session: dict[str, Any], param: str, expected: str, got: s
     )
 
 
-def test_null_for_a_non_nullable_field() -> None:
-    error = reject(session_update(instructions=None))
-    assert error.code == "invalid_type"
-    assert error.message.endswith("but got null instead.")
+def test_null_for_a_required_field() -> None:
+    error = reject({"type": "input_audio_buffer.append", "audio": None})
+    assert (error.code, error.param) == ("invalid_type", "audio")
+    assert error.message == "Invalid type for 'audio': expected a string, but got null instead."
 
 
-def test_null_response_instructions_mean_not_set() -> None:
+def test_null_for_an_optional_field_means_not_set() -> None:
     # LiveKit Agents sends this with every generate_reply(); the SDK's own response model has
-    # ``instructions: Optional[str]``. Other types stay wrong, and session instructions stay strict.
-    accept({"type": "response.create", "response": {"instructions": None, "metadata": {"k": "v"}}})
+    # ``instructions: Optional[str]`` (tests/test_null_as_absent.py covers every such field).
+    # The null is taken out of the data; other types stay wrong.
+    event = {"type": "response.create", "response": {"instructions": None, "metadata": {"k": "v"}}}
+    parsed = parse_client_event(json.dumps(event)).data
+    assert parsed == {"type": "response.create", "response": {"metadata": {"k": "v"}}}
     error = reject({"type": "response.create", "response": {"instructions": 5}})
     assert (error.code, error.param) == ("invalid_type", "response.instructions")
 

@@ -2,8 +2,9 @@
 
 The beta dialect is validated against its own SDK types (``openai.types.beta.realtime.*_param``)
 before it is translated, so a beta client gets errors about the fields it sent, at their beta
-paths (docs/protocol.md §9). The mirroring algorithm is GA's (:mod:`protocol.schema_mirror`);
-only the corrections differ.
+paths (docs/protocol.md §9). The mirroring algorithm is GA's (:mod:`protocol.schema_mirror`),
+and so is the rule for fields whose ``null`` means "not set" (:mod:`protocol.absent_nulls`,
+computed from the SDK's beta models); only the corrections differ.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ from openai.types.beta.realtime.input_audio_buffer_clear_event_param import (
 from openai.types.beta.realtime.input_audio_buffer_commit_event_param import (
     InputAudioBufferCommitEventParam,
 )
+from openai.types.beta.realtime.realtime_client_event import RealtimeClientEvent as BetaClientEvent
 from openai.types.beta.realtime.realtime_client_event_param import OutputAudioBufferClear
 from openai.types.beta.realtime.response_cancel_event_param import ResponseCancelEventParam
 from openai.types.beta.realtime.transcription_session_update_param import (
     TranscriptionSessionUpdateParam,
 )
 
+from protocol.absent_nulls import absent_when_null_fields
 from protocol.event_schemas import EventSchemas
 from protocol.schema_mirror import FieldSet, SchemaMirror
 
@@ -65,7 +68,7 @@ _BETA_EVENT_SCHEMAS: dict[str, type] = {
 }
 
 # Corrections to the beta TypedDicts, as protocol.validation makes for GA. Documented as clearable
-# with ``null`` although the SDK annotation lacks ``None``:
+# with ``null`` although the SDK annotation lacks ``None`` (so never absent when null):
 _BETA_NULLABLE_FIELDS: FieldSet = frozenset(
     {
         *(
@@ -98,7 +101,11 @@ _BETA_REQUIRED_FIELDS: FieldSet = frozenset(
 
 BETA_SCHEMAS = EventSchemas(
     _BETA_EVENT_SCHEMAS,
-    SchemaMirror(nullable=_BETA_NULLABLE_FIELDS, required=_BETA_REQUIRED_FIELDS),
+    SchemaMirror(
+        nullable=_BETA_NULLABLE_FIELDS,
+        required=_BETA_REQUIRED_FIELDS,
+        absent_when_null=absent_when_null_fields(_BETA_EVENT_SCHEMAS.values(), BetaClientEvent),
+    ),
 )
 """The mirrored beta client event schemas."""
 

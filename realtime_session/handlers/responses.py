@@ -55,15 +55,15 @@ def response_options(
     context: list[ItemRecord] | None = None,
 ) -> ResponseOptions:
     """The session's settings with the response's overrides (``params``) on top."""
+    # ``null`` for a field the client may leave out arrives as the field left out
+    # (protocol/absent_nulls.py), so the session's value applies.
     audio_out = (params.get("audio") or {}).get("output") or {}
-    # ``null`` instructions are "not set", like absent ones (protocol/validation.py accepts them).
-    instructions = params.get("instructions")
     return ResponseOptions(
         modalities=list(params.get("output_modalities") or config.get("output_modalities")),
         output_format=copy.deepcopy(audio_out.get("format", config.output_format)),
         voice=audio_out.get("voice", config.voice),
         speed=config.get("audio", {}).get("output", {}).get("speed", 1.0),
-        instructions=config.get("instructions", "") if instructions is None else instructions,
+        instructions=params.get("instructions", config.get("instructions", "")),
         tools=copy.deepcopy(params.get("tools", config.get("tools", []))),
         tool_choice=copy.deepcopy(params.get("tool_choice", config.get("tool_choice", "auto"))),
         max_output_tokens=params.get("max_output_tokens", config.get("max_output_tokens", "inf")),
