@@ -76,9 +76,10 @@ async def create_client_secret(request: Request) -> JSONResponse:
     session = body.get("session")
     if session is not None:
         try:
-            parse_client_event(json.dumps({"type": "session.update", "session": session}))
+            update = parse_client_event(json.dumps({"type": "session.update", "session": session}))
         except ProtocolError as error:
             return _error(400, error.code, error.message, error.param)
+        session = update.data["session"]  # as validated: a null that means "not set" is left out
     effective = _effective_session(session, settings.model_name)
     secret = request.app.state.auth.store.mint(session, ttl)
     return JSONResponse(

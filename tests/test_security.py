@@ -159,6 +159,14 @@ async def test_client_secret_opens_one_session_with_its_config(secured: ServerPr
     assert event["error"]["code"] == "invalid_api_key" and code == 3000
 
 
+def test_a_null_in_a_minted_session_means_not_set(secured: ServerProcess) -> None:
+    session = {"type": "realtime", "instructions": None, "output_modalities": None, "tools": None}
+    status, minted = post(secured, "/v1/realtime/client_secrets", {"session": session})
+    assert status == 200
+    assert minted["session"]["output_modalities"] == ["audio"] and minted["session"]["tools"] == []
+    assert isinstance(minted["session"]["instructions"], str)
+
+
 async def test_expired_client_secret_is_refused(secured: ServerProcess) -> None:
     _, minted = post(secured, "/v1/realtime/client_secrets", {})
     await asyncio.sleep(1.2)  # the configured lifetime is 1 s: nothing to await but the clock
