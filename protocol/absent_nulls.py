@@ -10,6 +10,10 @@ rule (docs/protocol.md §2):
     a field is *absent when null* when the SDK's param TypedDict has it optional
     (``NotRequired``) and without ``None``, and the same field of the SDK's model is ``Optional``.
 
+In openai 3.52 every optional field of those models is ``Optional`` (the SDK's generator declares
+them so), so the model side keeps nothing out today; it is there for an SDK that declares a field
+non-nullable, which the rule would then leave strict. What stays strict is listed below.
+
 :func:`absent_when_null_fields` computes these fields at import, walking each client event's
 param TypedDict alongside its model. :class:`~protocol.schema_mirror.SchemaMirror` marks them on
 its copies, and :func:`drop_absent_nulls` deletes those keys from an event's data before the
