@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import math
 import os
 import sys
 import time
@@ -99,10 +100,14 @@ async def debug_stats() -> dict[str, object]:
     if not app.state.settings.debug_endpoints:
         raise HTTPException(status_code=404)
     gc.collect()
+    guard = getattr(app.state, "connection_guard", None)  # set by main(), not by `uvicorn main:app`
     return {
         "tasks": len(asyncio.all_tasks()),
         "rss_bytes": _rss_bytes(),
         "active_sessions": len(app.state.connections),
+        "open_connections": guard.open_count if guard else None,
+        "waiting_connections": guard.waiting_count if guard else None,
+        "max_connections": guard.limits.max_connections if guard else None,
     }
 
 
@@ -187,6 +192,10 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
+    from transport.connection_guard import guarded_protocols
+
+    http_protocol, ws_protocol = guarded_protocols(settings)
+    app.state.connection_guard = http_protocol.holder.guard()
     uvicorn.run(
         app,
         host=settings.host,
@@ -194,6 +203,13 @@ def main(argv: list[str] | None = None) -> None:
         log_level=settings.log_level.lower(),
         # A 15 MiB audio append is ~21 MB of base64: uvicorn's 16 MiB default would cut it off.
         ws_max_size=WS_MAX_SIZE,
+        # Request deadline, header limit, connection limits, bounded closes: see the module.
+        http=http_protocol,
+        ws=ws_protocol,
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        # The guard aborts connections that have not closed within close_timeout_s of shutdown;
+        # this backstop then cancels whatever application task is left.
+        timeout_graceful_shutdown=math.ceil(settings.close_timeout_s) + 1,
     )
 
 
