@@ -5,8 +5,9 @@
 - ``POST /v1/realtime/sessions`` (beta): body is a flat beta session; reply is the beta session
   object with ``client_secret: {"value", "expires_at"}``.
 
-Minting needs a real API key when authentication is on. The session configuration is validated
-exactly like a ``session.update`` and applied when the secret opens its (single) session.
+Minting needs a real API key when authentication is on, and a browser page at an allowed origin
+(``transport/origins.py``). The session configuration is validated exactly like a
+``session.update`` and applied when the secret opens its (single) session.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from protocol import ProtocolError
 from protocol.beta import BetaServerTranslator, parse_beta_client_event
 from protocol.validation import parse_client_event
 from realtime_session import RealtimeSession
+from transport.origins import origin_allowed, refusal_reason
 
 router = APIRouter()
 MIN_TTL_S = 10.0
@@ -34,8 +36,13 @@ def _error(status: int, code: str | None, message: str, param: str | None = None
 
 
 async def _authorised_json_body(request: Request) -> dict[str, Any] | JSONResponse:
-    """The request's JSON object, or the error reply (401 without a real key, 400 bad JSON)."""
+    """The request's JSON object, or the error reply (403 from a refused browser origin, 401
+    without a real key, 400 bad JSON)."""
+    settings = request.app.state.settings
     auth = request.app.state.auth
+    origin = request.headers.get("origin")
+    if not origin_allowed(origin, settings, keys_set=auth.enabled):
+        return _error(403, "forbidden_origin", f"Origin {origin!r} is {refusal_reason(settings)}.")
     if auth.enabled and not auth.is_api_key(presented_key(request.headers, [])):
         return _error(401, "invalid_api_key", "Incorrect API key provided.")
     try:

@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     )
     allowed_origins: str = Field(
         "",
-        description="Comma-separated Origins browsers may connect from (e.g. "
-        "https://app.example.com). Empty: any origin.",
+        description="Comma-separated Origins browsers may connect and mint client secrets from "
+        "(e.g. https://app.example.com), or '*' for any. Empty: loopback origins only while "
+        "no API keys are set, any origin once they are (transport/origins.py).",
     )
     max_sessions: int = Field(100, ge=1, description="Concurrent sessions; the newest is refused.")
     max_session_duration_s: float = Field(
@@ -184,7 +185,7 @@ class Settings(BaseSettings):
         return [key.strip() for key in self.api_keys.split(",") if key.strip()]
 
     def origin_list(self) -> list[str]:
-        """The allowed browser origins (empty: any)."""
+        """The allowed browser origins as written (empty: see transport/origins.py)."""
         return [
             origin.strip().rstrip("/")
             for origin in self.allowed_origins.split(",")

@@ -32,6 +32,7 @@ from config import get_settings
 from pipeline_manager import create_service_factory
 from protocol import ProtocolError
 from transport import RealtimeConnection, choose_subprotocol, wants_beta
+from transport.origins import origin_allowed, refusal_reason
 from web_console import mount_console
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -53,7 +54,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.auth = Authenticator(settings.api_key_list(), ClientSecretStore())
     if not app.state.auth.enabled and settings.host not in LOOPBACK_HOSTS:
         logger.warning(
-            f"listening on {settings.host} WITHOUT authentication: set REALTIME_API_KEYS"
+            f"listening on {settings.host} WITHOUT authentication: set REALTIME_API_KEYS "
+            "(until then browsers are only accepted from loopback pages or "
+            "REALTIME_ALLOWED_ORIGINS)"
         )
     logger.info(
         f"profile '{settings.profile}' ready in {time.perf_counter() - started:.2f} s: "
@@ -126,9 +129,8 @@ async def realtime(websocket: WebSocket) -> None:
     settings = app.state.settings
     offered = websocket.scope.get("subprotocols", [])
     origin = websocket.headers.get("origin")
-    allowed = settings.origin_list()
-    if allowed and origin is not None and origin.rstrip("/") not in allowed:
-        logger.info(f"refused a WebSocket from origin {origin!r} (not in REALTIME_ALLOWED_ORIGINS)")
+    if not origin_allowed(origin, settings, keys_set=app.state.auth.enabled):
+        logger.info(f"refused a WebSocket from origin {origin!r}: {refusal_reason(settings)}")
         await websocket.close(code=1008)  # before accept: the browser gets HTTP 403
         return
     await websocket.accept(subprotocol=choose_subprotocol(offered))
