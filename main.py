@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, HTTPException, WebSocket
 from loguru import logger
 
+import log_redaction
 from auth import (
     AUTH_FAILED_CLOSE_CODE,
     Authenticator,
@@ -45,8 +46,16 @@ WS_MAX_SIZE = 32 * 1024 * 1024
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the profile's models before the server accepts connections."""
     settings = get_settings()
+    # Our log and uvicorn's (access lines quote query strings) never show a key or an ek_ secret;
+    # diagnose=False: loguru would print variable values, keys included, in tracebacks.
+    log_redaction.install(settings.api_key_list())
     logger.remove()
-    logger.add(sys.stderr, level=settings.log_level.upper())
+    logger.add(
+        log_redaction.RedactingSink(sys.stderr),
+        level=settings.log_level.upper(),
+        colorize=sys.stderr.isatty(),
+        diagnose=False,
+    )
     started = time.perf_counter()
     app.state.settings = settings
     app.state.services = create_service_factory(settings)

@@ -1,10 +1,13 @@
-"""Browser origins by default (transport/origins.py): live mock servers on loopback, and the
-policy's unit tests."""
+"""Browser origins by default (transport/origins.py) and credentials in logs (log_redaction.py):
+live mock servers on loopback, and unit tests of the pieces."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
+import logging
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -12,9 +15,11 @@ from typing import Any
 
 import pytest
 import websockets
+from uvicorn.logging import AccessFormatter
 
+import log_redaction
 from config import Settings
-from tests.conftest import ServerProcess
+from tests.conftest import ROOT, ServerProcess
 from transport.origins import is_loopback_origin, origin_allowed
 
 KEY = "sk-edge-real-key-0123456789"
@@ -160,3 +165,95 @@ async def test_the_allow_list_overrides_the_default() -> None:
             )
     finally:
         process.stop()
+
+
+# --- credentials in logs ------------------------------------------------------------------------
+
+
+def test_redact_patterns() -> None:
+    line = (
+        '127.0.0.1:5 - "GET /v1/realtime?model=m&api_key=sk-abc123secret&Token=t0k3n'
+        '&client_secret=ek_AbC-123_x HTTP/1.1" 403'
+    )
+    redacted = log_redaction.redact(line)
+    assert "sk-abc123secret" not in redacted and "t0k3n" not in redacted
+    assert "ek_AbC-123_x" not in redacted and "model=m" in redacted
+    assert "Bearer [redacted]" in log_redaction.redact("Authorization: Bearer abcdef")
+    assert "ek_" + "x" * 30 not in log_redaction.redact("/path/ek_" + "x" * 30)
+    assert "zzz" not in log_redaction.redact("openai-insecure-api-key.zzz, realtime")
+
+
+def test_uvicorn_access_records_are_redacted_argument_by_argument() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:1", "GET", "/x?key=hunter22&ok=1", "1.1", 200),
+        None,
+    )
+    assert log_redaction.RedactingFilter().filter(record)
+    text = AccessFormatter(fmt="%(client_addr)s %(request_line)s %(status_code)s").format(record)
+    assert "hunter22" not in text and "ok=1" in text and "200" in text
+
+
+async def test_keys_and_client_secrets_never_reach_the_log_file() -> None:
+    process = ServerProcess({"REALTIME_API_KEYS": KEY})
+    try:
+        bearer = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+        _, minted, _ = request(process, "/v1/realtime/client_secrets", b"{}", bearer)
+        _, spare, _ = request(process, "/v1/realtime/client_secrets", b"{}", bearer)
+        secret, other = minted["value"], spare["value"]
+        # A key and a secret in the query string (not how keys are sent, but clients do it).
+        event = await first_event(ws_url(process, f"model=m&api_key={KEY}&client_secret={secret}"))
+        assert event["error"]["code"] == "invalid_api_key"
+        # A secret as the key, and in a 404's path.
+        event = await first_event(
+            ws_url(process, f"token={other}"),
+            subprotocols=["realtime", f"openai-insecure-api-key.{other}"],
+        )
+        assert event["type"] == "session.created"
+        assert request(process, f"/nothing/{secret}?key={KEY}")[0] == 404
+    finally:
+        process.stop()
+    log = process.log()
+    assert "[redacted]" in log  # the lines were written, without their secrets
+    for leaked in (KEY, secret, other, secret[3:], other[3:]):
+        assert leaked not in log
+
+
+CREDENTIAL_NAMES = re.compile(  # "tokens" (a count) is fine, "token" is not
+    r"(?i)(^|_)(keys?|secrets?|token|passwords?|authorization|bearer|credentials?)($|_)"
+)
+
+
+def _logged_names(call: ast.Call) -> Iterator[str]:
+    for argument in [*call.args, *(keyword.value for keyword in call.keywords)]:
+        for node in ast.walk(argument):
+            if isinstance(node, ast.Name):
+                yield node.id
+            elif isinstance(node, ast.Attribute):
+                yield node.attr
+
+
+def test_our_log_calls_never_format_a_credential() -> None:
+    """No ``logger.<level>(...)`` in the server's code formats a variable named like a secret."""
+    levels = {"trace", "debug", "info", "success", "warning", "error", "critical", "exception"}
+    offenders = []
+    for path in sorted(ROOT.rglob("*.py")):
+        relative = path.relative_to(ROOT)
+        if relative.parts[0] in {"tests", ".venv", "bench"} or "site-packages" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in levels
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in {"logger", "log", "logging"}
+            ):
+                for name in _logged_names(node):
+                    if CREDENTIAL_NAMES.search(name):
+                        offenders.append(f"{relative}:{node.lineno} logs {name}")
+    assert not offenders, offenders
