@@ -232,6 +232,18 @@ class Settings(BaseSettings):
         "down after close 1012) that has not taken its last bytes within this long is dropped: "
         "bounds shutdown when a client does not read.",
     )
+    max_request_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Body of POST /v1/realtime/client_secrets and /v1/realtime/sessions; larger "
+        "gets HTTP 413.",
+    )
+    max_client_secrets: int = Field(
+        1000,
+        ge=1,
+        description="Minted client secrets held at once (neither used nor expired); minting "
+        "beyond it gets HTTP 429 until some are used or expire.",
+    )
 
 
 @lru_cache

@@ -60,7 +60,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     app.state.services = create_service_factory(settings)
     app.state.connections = set()
-    app.state.auth = Authenticator(settings.api_key_list(), ClientSecretStore())
+    app.state.auth = Authenticator(
+        settings.api_key_list(), ClientSecretStore(max_live=settings.max_client_secrets)
+    )
     if not app.state.auth.enabled and settings.host not in LOOPBACK_HOSTS:
         logger.warning(
             f"listening on {settings.host} WITHOUT authentication: set REALTIME_API_KEYS "

@@ -1,5 +1,7 @@
-"""Browser origins by default (transport/origins.py) and credentials in logs (log_redaction.py):
-live mock servers on loopback, and unit tests of the pieces."""
+"""Browser origins by default, credentials in logs, and what one minting request can cost.
+
+Live mock servers on loopback, plus unit tests of the pieces (transport/origins.py,
+log_redaction.py, auth.ClientSecretStore)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import websockets
 from uvicorn.logging import AccessFormatter
 
 import log_redaction
+from auth import ClientSecretStore, ClientSecretStoreFull
 from config import Settings
 from tests.conftest import ROOT, ServerProcess
 from transport.origins import is_loopback_origin, origin_allowed
@@ -257,3 +260,97 @@ def test_our_log_calls_never_format_a_credential() -> None:
                     if CREDENTIAL_NAMES.search(name):
                         offenders.append(f"{relative}:{node.lineno} logs {name}")
     assert not offenders, offenders
+
+
+# --- minting: bodies and counts -----------------------------------------------------------------
+
+
+def test_client_secret_store_prunes_by_expiry_and_refuses_when_full() -> None:
+    now = [1000.0]
+    store = ClientSecretStore(clock=lambda: now[0], max_live=3)
+    first = store.mint(None, ttl_s=10)
+    store.mint(None, ttl_s=100)
+    store.mint(None, ttl_s=50)
+    with pytest.raises(ClientSecretStoreFull) as full:
+        store.mint(None, ttl_s=10)
+    assert full.value.retry_after_s == 10
+    assert store.redeem(first.value) is not None  # used: room for one
+    store.mint(None, ttl_s=10)
+    now[0] += 11  # the 10 s one expires
+    assert len(store) == 2
+    busy = ClientSecretStore(clock=lambda: now[0], max_live=10)
+    for _ in range(1000):  # heap entries of used secrets never pile up
+        assert busy.redeem(busy.mint(None, ttl_s=7200).value) is not None
+    assert len(busy._expiries) <= 64
+
+
+@pytest.fixture(scope="module")
+def minting() -> Iterator[ServerProcess]:
+    process = ServerProcess(
+        {
+            "REALTIME_API_KEYS": KEY,
+            "REALTIME_MAX_REQUEST_BODY_BYTES": "4096",
+            "REALTIME_MAX_CLIENT_SECRETS": "3",
+        }
+    )
+    yield process
+    process.stop()
+
+
+def mint(server: ServerProcess, body: bytes, path: str = "/v1/realtime/client_secrets") -> Any:
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    return request(server, path, body, headers)
+
+
+@pytest.mark.parametrize("path", ["/v1/realtime/client_secrets", "/v1/realtime/sessions"])
+def test_oversized_bodies_get_413(minting: ServerProcess, path: str) -> None:
+    huge = json.dumps({"session": {"type": "realtime", "instructions": "x" * 1_000_000}})
+    status, reply, _ = mint(minting, huge.encode(), path)
+    assert status == 413
+    assert reply["error"]["code"] == "request_too_large"
+    assert reply["error"]["type"] == "invalid_request_error"
+    assert minting.health()["status"] == "healthy"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b'{"session": ' + b"[" * 2000 + b"]" * 2000 + b"}", "invalid_json"),
+        (b"[" * 100_000 + b"]" * 100_000, "invalid_json"),  # over the size limit first
+        (b'{"expires_after": NaN}', "invalid_json"),
+        (b'{"a": 1e999}', "invalid_json"),
+        (b"not json", "invalid_json"),
+        (b"\xff\xfe", "invalid_json"),
+        (b"[1, 2]", "invalid_type"),
+        (b'"text"', "invalid_type"),
+    ],
+    ids=["deep", "deeper", "nan", "overflow", "text", "not-utf8", "array", "string"],
+)
+@pytest.mark.parametrize("path", ["/v1/realtime/client_secrets", "/v1/realtime/sessions"])
+def test_bad_json_of_any_shape_gets_400_not_500(
+    minting: ServerProcess, path: str, body: bytes, code: str
+) -> None:
+    status, reply, _ = mint(minting, body, path)
+    if len(body) > 4096:
+        assert status == 413
+        return
+    assert status == 400, reply
+    assert reply["error"]["code"] == code
+    assert "Traceback" not in minting.log()
+
+
+async def test_live_secrets_are_capped_with_429_until_one_is_used(minting: ServerProcess) -> None:
+    minted = []
+    for _ in range(3):
+        status, reply, _ = mint(minting, b"{}")
+        assert status == 200
+        minted.append(reply["value"])
+    status, reply, headers = mint(minting, b"{}")
+    assert status == 429 and reply["error"]["code"] == "rate_limit_exceeded"
+    retry_after = {name.lower(): value for name, value in headers.items()}["retry-after"]
+    assert 1 <= int(retry_after) <= 60  # when the oldest unused one expires
+    protocols = ["realtime", f"openai-insecure-api-key.{minted[0]}"]
+    assert (await first_event(ws_url(minting), subprotocols=protocols))["type"] == (
+        "session.created"
+    )
+    assert mint(minting, b"{}")[0] == 200  # the used one made room

@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from auth import ClientSecretStoreFull
 from transport.origins import origin_allowed
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -125,7 +126,12 @@ def mount_console(app: FastAPI) -> None:
                 f"{CONSOLE_SECRETS_ENV}=true.",
             )
         ttl = float(getattr(settings, "client_secret_ttl_s", 60.0))
-        secret = auth.store.mint(None, ttl)
+        try:
+            secret = auth.store.mint(None, ttl)
+        except ClientSecretStoreFull:
+            return _error(
+                429, "rate_limit_exceeded", "Too many unused client secrets; try again shortly."
+            )
         return JSONResponse(
             {"value": secret.value, "expires_at": int(secret.expires_at)}, headers=_NO_CACHE
         )
