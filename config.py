@@ -232,6 +232,12 @@ class Settings(BaseSettings):
         "down after close 1012) that has not taken its last bytes within this long is dropped: "
         "bounds shutdown when a client does not read.",
     )
+    send_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="A connection whose client takes none of the bytes the server is sending "
+        "(an HTTP response, WebSocket events) for this long is dropped.",
+    )
     max_request_body_bytes: int = Field(
         64 * 1024,
         ge=1024,

@@ -342,7 +342,7 @@ async def test_oversized_headers_get_431_that_the_client_reads_then_the_socket_c
 
 async def non_reading_session(port: int) -> socket.socket:
     """A WebSocket session with a 4 KiB receive buffer that asks for ~8 MB of events and never
-    reads them; returns once the server's events have filled its buffer."""
+    reads them; returns once the server's events are waiting in its buffer."""
     loop = asyncio.get_running_loop()
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -379,7 +379,7 @@ async def non_reading_session(port: int) -> socket.socket:
         frame = struct.pack("!BBH", 0x81, 0x80 | 126, len(payload)) + mask + masked
         await loop.sock_sendall(sock, frame)
     deadline = time.monotonic() + TIMEOUT
-    while _unread_bytes(sock) < 4096:  # polling the kernel: there is no event to await
+    while _unread_bytes(sock) < 1024:  # polling the kernel: there is no event to await
         assert time.monotonic() < deadline, "the server never filled the buffer"
         await asyncio.sleep(0.05)
     return sock
@@ -409,4 +409,19 @@ async def test_shutdown_finishes_in_bounded_time_with_a_client_that_does_not_rea
         finally:
             stuck.close()
         assert took <= 1 + SLACK_S, took  # REALTIME_CLOSE_TIMEOUT_S, then the abort
-        assert "did not take its last bytes within 1 s" in server.log()
+        assert "did not finish closing within 1 s" in server.log()
+
+
+async def test_a_client_that_stops_reading_is_dropped_after_the_send_timeout() -> None:
+    with running({"REALTIME_SEND_TIMEOUT_S": "1"}) as server:
+        stuck = await non_reading_session(server.port)
+        try:
+            stalled = time.monotonic()
+            while server.health()["active_sessions"]:  # polling: no event reaches the test
+                assert time.monotonic() - stalled <= 1 + SLACK_S, "still connected"
+                await asyncio.sleep(0.05)
+        finally:
+            stuck.close()
+        assert "took none of the server's bytes for 1 s" in server.log()
+        async with open_client(server.base_url) as client:  # the server is fine
+            assert client.session["type"] == "realtime"

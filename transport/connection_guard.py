@@ -25,9 +25,16 @@ transport.connection_guard:GuardedWebSocketsProtocol``) so that:
 - one client address may hold at most ``REALTIME_MAX_WAITING_PER_ADDRESS`` waiting connections;
   beyond it that address's oldest (if it has waited over a second) is closed, so a flood costs its
   sender and no one else;
-- a connection that is closing (refused, its session over, or the server shutting down after
-  close 1012) is aborted if its client has not taken the last bytes within
-  ``REALTIME_CLOSE_TIMEOUT_S``: shutdown always finishes.
+- a connection that is closing (refused, its session over, a keepalive ping unanswered, or the
+  server shutting down after close 1012) is aborted if its client has not taken the last bytes
+  within ``REALTIME_CLOSE_TIMEOUT_S``: shutdown always finishes;
+- a connection whose client takes none of the bytes the server is sending for
+  ``REALTIME_SEND_TIMEOUT_S`` is aborted, so a client that stops reading holds nothing for long.
+
+uvicorn's own options are used where they do the job (``main.py``): ``timeout_keep_alive`` for
+idle keep-alive connections, ``timeout_graceful_shutdown`` as a backstop that cancels application
+tasks still running after the connections are gone. ``h11_max_incomplete_event_size`` would bound
+headers, but only in the h11 implementation; httptools, which uvicorn picks, has no limit at all.
 
 Refusals (408, 431, 503) are written, then the connection is half-closed and drained until the
 client closes (at most ``REALTIME_CLOSE_TIMEOUT_S``), so the client reads the reply rather than a
@@ -44,7 +51,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from loguru import logger
 from uvicorn.config import Config
@@ -81,6 +88,7 @@ class EdgeLimits:
     max_waiting_per_address: int = 32
     max_header_bytes: int = 16 * 1024
     close_timeout_s: float = 5.0
+    send_timeout_s: float = 30.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EdgeLimits:
@@ -91,6 +99,7 @@ class EdgeLimits:
             max_waiting_per_address=settings.max_waiting_per_address,
             max_header_bytes=settings.max_header_bytes,
             close_timeout_s=settings.close_timeout_s,
+            send_timeout_s=settings.send_timeout_s,
         )
 
 
@@ -292,7 +301,8 @@ class _GuardHolder:
                 f"{limits.max_waiting_per_address or 'any number'} waiting per address, "
                 f"requests complete within {limits.request_timeout_s:g} s, headers up to "
                 f"{limits.max_header_bytes} bytes, closes take at most "
-                f"{limits.close_timeout_s:g} s"
+                f"{limits.close_timeout_s:g} s, a client that reads nothing is dropped after "
+                f"{limits.send_timeout_s:g} s"
             )
         return self._guard
 
@@ -312,17 +322,130 @@ def _response(status: int, message: str) -> bytes:
     return head.encode("ascii") + body
 
 
-def _half_close(
-    transport: asyncio.Transport, loop: asyncio.AbstractEventLoop, timeout_s: float
-) -> asyncio.TimerHandle:
-    """Send what is written, then FIN; the client's own close ends it, or an abort after
-    ``timeout_s``. Closing outright with the client's request still unread would send a reset,
-    which can destroy the reply before the client reads it."""
-    if transport.can_write_eof():
-        transport.write_eof()
-    else:  # TLS: no half-close
-        transport.close()
-    return loop.call_later(timeout_s, transport.abort)
+class _ClosingTimers:
+    """One connection's last-resort deadlines: it is aborted if it takes none of the bytes the
+    server is sending for ``send_timeout_s``, or has not finished closing ``close_timeout_s``
+    after it started to. Without them a client that stops reading holds its connection (and,
+    once the server shuts down, the whole process) for ever: asyncio's ``close()`` waits until
+    every byte is taken."""
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        loop: asyncio.AbstractEventLoop,
+        guard: ConnectionGuard,
+        address: str,
+    ) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._guard = guard
+        self._address = address
+        self._stall: asyncio.TimerHandle | None = None
+        self._closer: asyncio.TimerHandle | None = None
+        self._lost = False
+
+    def writing_paused(self) -> None:
+        if self._stall is None and not self._lost:
+            self._stall = self._loop.call_later(
+                self._guard.limits.send_timeout_s, self._abort, "send"
+            )
+
+    def writing_resumed(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def closing(self) -> None:
+        """The connection is closing: it has ``close_timeout_s`` to finish."""
+        if self._closer is None and not self._lost:
+            self._closer = self._loop.call_later(
+                self._guard.limits.close_timeout_s, self._abort, "close"
+            )
+
+    def half_close(self) -> None:
+        """Send what is written, then FIN, and drain: the client's own close ends it (or the
+        close timeout). Closing outright with the client's request still unread would send a
+        reset, which can destroy the reply before the client reads it."""
+        if self._transport.can_write_eof():
+            self._transport.write_eof()
+        else:  # TLS: no half-close
+            self._transport.close()
+        self.closing()
+
+    def cancel(self) -> None:
+        """No more deadlines (an upgraded protocol takes over)."""
+        for timer in (self._stall, self._closer):
+            if timer is not None:
+                timer.cancel()
+        self._stall = self._closer = None
+
+    def lost(self) -> None:
+        """The connection is gone: no deadline now or later (the application may still be
+        finishing and call ``closing``)."""
+        self._lost = True
+        self.cancel()
+
+    def _abort(self, why: str) -> None:
+        limits = self._guard.limits
+        if why == "send":
+            self._guard.log(
+                "connections dropped for not reading",
+                self._address,
+                f"dropped a connection from {self._address} that took none of the server's "
+                f"bytes for {limits.send_timeout_s:g} s",
+            )
+        else:
+            self._guard.log(
+                "closing connections aborted",
+                self._address,
+                f"dropped a connection from {self._address} that did not finish closing within "
+                f"{limits.close_timeout_s:g} s",
+            )
+        self._transport.abort()
+
+
+class _TransportView(asyncio.Transport):
+    """A transport as one of uvicorn's objects sees it: everything passes through to the real
+    one except ``close``, which calls ``on_close`` (uvicorn calls ``close()`` from many places;
+    this is the one place to learn that the connection is closing)."""
+
+    def __init__(self, transport: asyncio.Transport, on_close: Callable[[], None]) -> None:
+        super().__init__()
+        self._transport = transport
+        self._on_close = on_close
+
+    def close(self) -> None:
+        self._on_close()
+
+    def write(self, data: bytes | bytearray | memoryview[int]) -> None:
+        self._transport.write(data)
+
+    def write_eof(self) -> None:
+        self._transport.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def abort(self) -> None:
+        self._transport.abort()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
 
 
 def _end_of_head(buffer: bytes) -> int:
@@ -349,8 +472,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.guard = self.holder.guard()
         self.limits = self.guard.limits
         self.address = "local"
+        self._timers: _ClosingTimers | None = None
         self._deadline: asyncio.TimerHandle | None = None
-        self._closer: asyncio.TimerHandle | None = None
         self._discarding = False
         # The head (request line + headers) of the request being received, measured on the wire.
         self._in_head = True
@@ -365,6 +488,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         if self.client:
             self.address = str(self.client[0])
+        self._timers = _ClosingTimers(transport, self.loop, self.guard, self.address)
         if not self.guard.admit(transport, self.address):
             self._reply_and_close(503, "The server is at its connection limit. Try again shortly.")
             return
@@ -372,9 +496,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_deadline()
-        if self._closer is not None:
-            self._closer.cancel()
-            self._closer = None
+        if self._timers is not None:
+            self._timers.lost()
         self.guard.release(self.transport)
         super().connection_lost(exc)
 
@@ -393,13 +516,24 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         super().data_received(data)
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._timers is not None:
+            self._timers.writing_paused()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._timers is not None:
+            self._timers.writing_resumed()
+
     def shutdown(self) -> None:
         try:
             super().shutdown()
         except Exception:  # never let one connection stop the server's shutdown
             self.transport.abort()
             return
-        self._abort_after_close_timeout()
+        if self._timers is not None:
+            self._timers.closing()
 
     # --- parser callbacks -------------------------------------------------------------------
 
@@ -419,8 +553,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.guard.busy(self.transport)
         previous = self.cycle
         super().on_headers_complete()
-        if self.cycle is not previous:  # a request for the application: see _CloseLingers
-            self.cycle.transport = _CloseLingers(self)
+        if self.cycle is not previous:  # a request for the application
+            self.cycle.transport = _TransportView(self.transport, self._close_after_response)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -435,6 +569,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def handle_websocket_upgrade(self) -> None:
         self._disarm_deadline()
+        if self._timers is not None:
+            self._timers.cancel()  # the WebSocket protocol keeps its own
         self._in_head = False
         self._message_started = False
         self.guard.busy(self.transport)
@@ -476,68 +612,45 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:  # its body is late
             if cycle.response_started:
-                self.transport.close()
+                self._close()
                 return
             cycle.disconnected = True  # the application sees http.disconnect, sends nothing
             cycle.message_event.set()
         elif not self._message_started:  # not one byte of a request: nothing to answer
-            self.transport.close()
+            self._close()
             return
         self._reply_and_close(408, "The request was not completed in time.")
+
+    def _close(self) -> None:
+        self.transport.close()
+        if self._timers is not None:
+            self._timers.closing()
 
     def _reply_and_close(self, status: int, message: str) -> None:
         self._discarding = True
         self._disarm_deadline()
         self.transport.write(_response(status, message))
-        self._closer = _half_close(self.transport, self.loop, self.limits.close_timeout_s)
+        if self._timers is not None:
+            self._timers.half_close()
 
-    def _abort_after_close_timeout(self) -> None:
-        if self._closer is None:
-            self._closer = self.loop.call_later(self.limits.close_timeout_s, self.transport.abort)
-
-    def close_after_response(self) -> None:
-        """Close after a response; if the request's body is still arriving (a 413 sent before
-        reading it all), half-close and discard the rest instead of resetting the connection."""
-        if self._message_started and not self._discarding and not self.transport.is_closing():
+    def _close_after_response(self) -> None:
+        """uvicorn closes the connection after a response that ends it. If the request's body
+        is still arriving (a 413 sent before reading it all), closing now would reset the
+        connection under the client's feet: half-close and discard the rest instead."""
+        if self._timers is None:
+            self.transport.close()
+        elif self._message_started and not self._discarding and not self.transport.is_closing():
             self._discarding = True
             self._disarm_deadline()
-            self._closer = _half_close(self.transport, self.loop, self.limits.close_timeout_s)
+            self._timers.half_close()
         else:
-            self.transport.close()
-
-
-class _CloseLingers(asyncio.Transport):
-    """The transport as uvicorn's request/response cycle sees it, with a lingering ``close``.
-
-    uvicorn closes the socket right after a response that ends the connection, even when the
-    client is still sending its request body; the kernel then answers that data with a reset,
-    which can destroy the response before the client reads it (a 413 for an oversized body would
-    arrive as "broken pipe").
-    """
-
-    def __init__(self, protocol: GuardedHttpToolsProtocol) -> None:
-        super().__init__()
-        self._protocol = protocol
-        self._transport = protocol.transport
-
-    def write(self, data: bytes | bytearray | memoryview[int]) -> None:
-        self._transport.write(data)
-
-    def is_closing(self) -> bool:
-        return self._transport.is_closing()
-
-    def close(self) -> None:
-        self._protocol.close_after_response()
-
-    def abort(self) -> None:
-        self._transport.abort()
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self._transport.get_extra_info(name, default)
+            self._close()
 
 
 class GuardedWebSocketsProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's websockets-sansio protocol that sends its own refusals and finishes closing.
+    """uvicorn's websockets-sansio protocol that sends its own refusals and always finishes
+    closing: uvicorn closes the transport on a keepalive timeout, a protocol error, a close
+    from either side or at shutdown, and each close gets ``REALTIME_CLOSE_TIMEOUT_S``.
 
     The connection stays counted by the guard (it was admitted as HTTP) until it is lost.
     """
@@ -554,8 +667,24 @@ class GuardedWebSocketsProtocol(WebSocketsSansIOProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.guard = self.holder.guard()
         self.limits = self.guard.limits
-        self._closer: asyncio.TimerHandle | None = None
+        self._timers: _ClosingTimers | None = None
+        self._raw_transport: asyncio.Transport | None = None
         self._refused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        raw = cast(asyncio.Transport, transport)
+        address = "local"
+        peer = raw.get_extra_info("peername")
+        if isinstance(peer, (tuple, list)) and peer:
+            address = str(peer[0])
+        self._raw_transport = raw
+        self._timers = timers = _ClosingTimers(raw, self.loop, self.guard, address)
+
+        def close() -> None:
+            raw.close()
+            timers.closing()
+
+        super().connection_made(_TransportView(raw, close))
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -575,7 +704,18 @@ class GuardedWebSocketsProtocol(WebSocketsSansIOProtocol):
             reply = b"".join(self.conn.data_to_send())
             if reply:
                 self.transport.write(reply)
-            self._closer = _half_close(self.transport, self.loop, self.limits.close_timeout_s)
+            if self._timers is not None:
+                self._timers.half_close()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._timers is not None:
+            self._timers.writing_paused()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._timers is not None:
+            self._timers.writing_resumed()
 
     def shutdown(self) -> None:
         if self._refused:
@@ -586,34 +726,21 @@ class GuardedWebSocketsProtocol(WebSocketsSansIOProtocol):
         except Exception:  # never let one connection stop the server's shutdown
             self.transport.abort()
             return
-        self._abort_after_close_timeout()
+        if self._timers is not None:
+            self._timers.closing()
 
     def on_task_complete(self, task: asyncio.Task[None]) -> None:
         super().on_task_complete(task)
         # The application is done with the socket; the client has a moment to take the close.
-        self._abort_after_close_timeout()
+        if self._timers is not None:
+            self._timers.closing()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._closer is not None:
-            self._closer.cancel()
-            self._closer = None
-        self.guard.release(self.transport)
         super().connection_lost(exc)
-
-    def _abort_after_close_timeout(self) -> None:
-        if self._closer is None:
-            self._closer = self.loop.call_later(self.limits.close_timeout_s, self._abort)
-
-    def _abort(self) -> None:
-        if not self.disconnected:
-            address = str(self.client[0]) if self.client else "local"
-            self.guard.log(
-                "closing connections aborted",
-                address,
-                f"dropped a WebSocket from {address} that did not take its last bytes within "
-                f"{self.limits.close_timeout_s:g} s",
-            )
-        self.transport.abort()
+        if self._timers is not None:
+            self._timers.lost()
+        if self._raw_transport is not None:
+            self.guard.release(self._raw_transport)
 
 
 def guarded_protocols(
