@@ -122,6 +122,7 @@ async def debug_stats() -> dict[str, object]:
         "open_connections": guard.open_count if guard else None,
         "waiting_connections": guard.waiting_count if guard else None,
         "max_connections": guard.limits.max_connections if guard else None,
+        "stalled_connections": guard.stalled_count if guard else None,
     }
 
 

@@ -201,6 +201,7 @@ class ConnectionGuard:
         # transport -> when it started waiting, oldest first
         self._waiting: OrderedDict[asyncio.BaseTransport, float] = OrderedDict()
         self._waiting_by_address: dict[str, OrderedDict[asyncio.BaseTransport, float]] = {}
+        self._stalled: set[asyncio.BaseTransport] = set()
 
     @property
     def open_count(self) -> int:
@@ -249,17 +250,18 @@ class ConnectionGuard:
         mine = self._waiting_by_address.setdefault(address, OrderedDict())
         mine[transport] = now
         cap = self.limits.max_waiting_per_address
-        if cap and len(mine) > cap:
+        grace = min(PER_ADDRESS_GRACE_S, self.limits.request_timeout_s / 2)
+        while cap and len(mine) > cap:
             oldest, since = next(iter(mine.items()))
-            grace = min(PER_ADDRESS_GRACE_S, self.limits.request_timeout_s / 2)
-            if now - since >= grace:
-                self.log(
-                    "waiting connections closed over the per-address cap",
-                    address,
-                    f"closed the oldest connection from {address} that had not sent a complete "
-                    f"request: over REALTIME_MAX_WAITING_PER_ADDRESS ({cap})",
-                )
-                self._drop(oldest)
+            if now - since < grace:
+                break  # the rest of a burst: its requests are probably on the wire
+            self.log(
+                "waiting connections closed over the per-address cap",
+                address,
+                f"closed the oldest connections from {address} that had not sent a complete "
+                f"request: over REALTIME_MAX_WAITING_PER_ADDRESS ({cap})",
+            )
+            self._drop(oldest)
 
     def busy(self, transport: asyncio.BaseTransport) -> None:
         """The connection has sent a complete request (or is a WebSocket): it is never evicted."""
@@ -276,6 +278,19 @@ class ConnectionGuard:
         """The connection is gone (idempotent)."""
         self.busy(transport)
         self._open.pop(transport, None)
+        self._stalled.discard(transport)
+
+    def sending_stalled(self, transport: asyncio.BaseTransport, stalled: bool) -> None:
+        """Whether the server's writes to this connection are piling up (for the figures)."""
+        if stalled and transport in self._open:
+            self._stalled.add(transport)
+        else:
+            self._stalled.discard(transport)
+
+    @property
+    def stalled_count(self) -> int:
+        """Open connections whose client is not taking what the server sends."""
+        return len(self._stalled)
 
     def _drop(self, transport: asyncio.BaseTransport) -> None:
         self.release(transport)
@@ -346,11 +361,13 @@ class _ClosingTimers:
 
     def writing_paused(self) -> None:
         if self._stall is None and not self._lost:
+            self._guard.sending_stalled(self._transport, True)
             self._stall = self._loop.call_later(
                 self._guard.limits.send_timeout_s, self._abort, "send"
             )
 
     def writing_resumed(self) -> None:
+        self._guard.sending_stalled(self._transport, False)
         if self._stall is not None:
             self._stall.cancel()
             self._stall = None
