@@ -74,6 +74,9 @@ __all__ = [
 LOG_WINDOW_S = 60.0
 PER_ADDRESS_GRACE_S = 1.0
 """Over the per-address cap, a waiting connection younger than this is never closed."""
+MAX_LINGERING_REFUSALS = 64
+"""Connections refused with a 503 that may linger (up to the close timeout) so the client reads
+it; beyond that, a refused connection is dropped at once: it holds a file descriptor uncounted."""
 OPEN_FILE_RESERVE = 128
 """Files kept free for everything that is not a client connection: models, logs, the listening
 socket, connections to remote providers, the connections being refused or evicted right now."""
@@ -202,6 +205,8 @@ class ConnectionGuard:
         self._waiting: OrderedDict[asyncio.BaseTransport, float] = OrderedDict()
         self._waiting_by_address: dict[str, OrderedDict[asyncio.BaseTransport, float]] = {}
         self._stalled: set[asyncio.BaseTransport] = set()
+        self.refusals_lingering = 0
+        """Connections refused at the limit (not counted as open) still delivering their 503."""
 
     @property
     def open_count(self) -> int:
@@ -492,6 +497,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._timers: _ClosingTimers | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._discarding = False
+        self._refused = False  # at the connection limit: a 503, never admitted
         # The head (request line + headers) of the request being received, measured on the wire.
         self._in_head = True
         self._head_bytes = 0
@@ -507,6 +513,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.address = str(self.client[0])
         self._timers = _ClosingTimers(transport, self.loop, self.guard, self.address)
         if not self.guard.admit(transport, self.address):
+            # Not counted as open, so the time it may linger to deliver its 503 is rationed.
+            if self.guard.refusals_lingering >= MAX_LINGERING_REFUSALS:
+                transport.abort()
+                return
+            self.guard.refusals_lingering += 1
+            self._refused = True
             self._reply_and_close(503, "The server is at its connection limit. Try again shortly.")
             return
         self._arm_deadline()
@@ -515,6 +527,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm_deadline()
         if self._timers is not None:
             self._timers.lost()
+        if self._refused:
+            self.guard.refusals_lingering -= 1
         self.guard.release(self.transport)
         super().connection_lost(exc)
 
