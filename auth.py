@@ -12,6 +12,7 @@ configuration.
 
 from __future__ import annotations
 
+import heapq
 import hmac
 import secrets
 import time
@@ -33,30 +34,66 @@ class ClientSecret:
     """A GA ``session.update`` body applied when the session opens (``None``: defaults)."""
 
 
-class ClientSecretStore:
-    """Single-use, expiring ``ek_`` secrets held in memory."""
+class ClientSecretStoreFull(Exception):
+    """No room for another client secret until one is used or expires."""
 
-    def __init__(self, clock: Any = time.time) -> None:
+    def __init__(self, max_live: int, retry_after_s: float) -> None:
+        super().__init__(f"{max_live} client secrets are waiting to be used")
+        self.max_live = max_live
+        self.retry_after_s = retry_after_s
+
+
+class ClientSecretStore:
+    """Single-use, expiring ``ek_`` secrets held in memory, at most ``max_live`` at once.
+
+    Expiry is kept in a heap, so forgetting expired secrets costs O(log n) per secret, once, rather
+    than a scan of every secret per mint. Secrets used before they expire leave their heap entry
+    behind; the heap is rebuilt when such leftovers outnumber the live secrets (amortised O(1)).
+    When the store is full, minting fails (:class:`ClientSecretStoreFull`) rather than evicting
+    an unused secret that someone else is about to redeem.
+    """
+
+    def __init__(self, clock: Any = time.time, max_live: int = 1000) -> None:
         self._clock = clock
+        self.max_live = max_live
         self._secrets: dict[str, ClientSecret] = {}
+        self._expiries: list[tuple[float, str]] = []
+
+    def __len__(self) -> int:
+        self._forget_expired()
+        return len(self._secrets)
 
     def mint(self, session: dict[str, Any] | None, ttl_s: float) -> ClientSecret:
         """Create a secret that opens one session with ``session`` within ``ttl_s`` seconds."""
         self._forget_expired()
+        if len(self._secrets) >= self.max_live:
+            raise ClientSecretStoreFull(self.max_live, self._next_expiry() - self._clock())
         value = CLIENT_SECRET_PREFIX + secrets.token_urlsafe(24)
         secret = ClientSecret(value, self._clock() + ttl_s, session)
         self._secrets[value] = secret
+        heapq.heappush(self._expiries, (secret.expires_at, value))
         return secret
 
     def redeem(self, value: str) -> ClientSecret | None:
         """Use a secret up: it is returned once, if it has not expired."""
         self._forget_expired()
-        return self._secrets.pop(value, None)
+        secret = self._secrets.pop(value, None)
+        if len(self._expiries) > 2 * len(self._secrets) + 64:
+            self._expiries = [(kept.expires_at, kept.value) for kept in self._secrets.values()]
+            heapq.heapify(self._expiries)
+        return secret
 
     def _forget_expired(self) -> None:
         now = self._clock()
-        for value in [v for v, s in self._secrets.items() if s.expires_at <= now]:
-            del self._secrets[value]
+        while self._expiries and self._expiries[0][0] <= now:
+            _, value = heapq.heappop(self._expiries)
+            self._secrets.pop(value, None)
+
+    def _next_expiry(self) -> float:
+        """When the soonest live secret expires (entries of used secrets are skipped)."""
+        while self._expiries and self._expiries[0][1] not in self._secrets:
+            heapq.heappop(self._expiries)
+        return self._expiries[0][0] if self._expiries else self._clock()
 
 
 def presented_key(headers: Any, subprotocols: list[str]) -> str | None:

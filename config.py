@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     )
     allowed_origins: str = Field(
         "",
-        description="Comma-separated Origins browsers may connect from (e.g. "
-        "https://app.example.com). Empty: any origin.",
+        description="Comma-separated Origins browsers may connect and mint client secrets from "
+        "(e.g. https://app.example.com), or '*' for any. Empty: loopback origins only while "
+        "no API keys are set, any origin once they are (transport/origins.py).",
     )
     max_sessions: int = Field(100, ge=1, description="Concurrent sessions; the newest is refused.")
     max_session_duration_s: float = Field(
@@ -184,12 +185,71 @@ class Settings(BaseSettings):
         return [key.strip() for key in self.api_keys.split(",") if key.strip()]
 
     def origin_list(self) -> list[str]:
-        """The allowed browser origins (empty: any)."""
+        """The allowed browser origins as written (empty: see transport/origins.py)."""
         return [
             origin.strip().rstrip("/")
             for origin in self.allowed_origins.split(",")
             if origin.strip()
         ]
+
+    # --- connection limits (transport/connection_guard.py) ---
+    request_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="A connection must deliver a complete request (request line, headers, any "
+        "body; for a WebSocket its upgrade request) within this long of opening, or of starting "
+        "its next request; else it is closed (HTTP 408 if it sent part of one). Ends silent and "
+        "slowloris connections.",
+    )
+    keep_alive_timeout_s: int = Field(
+        5, ge=1, description="An idle HTTP keep-alive connection is closed after this long."
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Open TCP connections, HTTP and WebSocket. At the limit the oldest connection "
+        "still waiting for its request is closed to make room; if every connection is busy the "
+        "new one gets HTTP 503. Lowered at startup to fit the process's open-file limit.",
+    )
+    max_waiting_per_address: int = Field(
+        32,
+        ge=0,
+        description="Connections one client address may hold open without a complete request "
+        "(new, slow or idle keep-alive); beyond it that address's oldest such connection is "
+        "closed once it has waited over a second. Loopback is not exempt. 0: no cap.",
+    )
+    max_header_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        description="Request line plus headers; a larger request gets HTTP 431 and is closed. "
+        "(On /v1/realtime any single header line over 8 KiB also gets 431: the WebSocket "
+        "library's own limit.)",
+    )
+    close_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="A closing connection (its session or request over, or the server shutting "
+        "down after close 1012) that has not taken its last bytes within this long is dropped: "
+        "bounds shutdown when a client does not read.",
+    )
+    send_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="A connection whose client takes none of the bytes the server is sending "
+        "(an HTTP response, WebSocket events) for this long is dropped.",
+    )
+    max_request_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Body of POST /v1/realtime/client_secrets and /v1/realtime/sessions; larger "
+        "gets HTTP 413.",
+    )
+    max_client_secrets: int = Field(
+        1000,
+        ge=1,
+        description="Minted client secrets held at once (neither used nor expired); minting "
+        "beyond it gets HTTP 429 until some are used or expire.",
+    )
 
 
 @lru_cache

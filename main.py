@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import math
 import os
 import sys
 import time
@@ -20,6 +21,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, HTTPException, WebSocket
 from loguru import logger
 
+import log_redaction
 from auth import (
     AUTH_FAILED_CLOSE_CODE,
     Authenticator,
@@ -31,6 +33,7 @@ from config import get_settings
 from pipeline_manager import create_service_factory
 from protocol import ProtocolError
 from transport import RealtimeConnection, choose_subprotocol, wants_beta
+from transport.origins import origin_allowed, refusal_reason
 from web_console import mount_console
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -43,16 +46,28 @@ WS_MAX_SIZE = 32 * 1024 * 1024
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the profile's models before the server accepts connections."""
     settings = get_settings()
+    # Our log and uvicorn's (access lines quote query strings) never show a key or an ek_ secret;
+    # diagnose=False: loguru would print variable values, keys included, in tracebacks.
+    log_redaction.install(settings.api_key_list())
     logger.remove()
-    logger.add(sys.stderr, level=settings.log_level.upper())
+    logger.add(
+        log_redaction.RedactingSink(sys.stderr),
+        level=settings.log_level.upper(),
+        colorize=sys.stderr.isatty(),
+        diagnose=False,
+    )
     started = time.perf_counter()
     app.state.settings = settings
     app.state.services = create_service_factory(settings)
     app.state.connections = set()
-    app.state.auth = Authenticator(settings.api_key_list(), ClientSecretStore())
+    app.state.auth = Authenticator(
+        settings.api_key_list(), ClientSecretStore(max_live=settings.max_client_secrets)
+    )
     if not app.state.auth.enabled and settings.host not in LOOPBACK_HOSTS:
         logger.warning(
-            f"listening on {settings.host} WITHOUT authentication: set REALTIME_API_KEYS"
+            f"listening on {settings.host} WITHOUT authentication: set REALTIME_API_KEYS "
+            "(until then browsers are only accepted from loopback pages or "
+            "REALTIME_ALLOWED_ORIGINS)"
         )
     logger.info(
         f"profile '{settings.profile}' ready in {time.perf_counter() - started:.2f} s: "
@@ -99,10 +114,15 @@ async def debug_stats() -> dict[str, object]:
     if not app.state.settings.debug_endpoints:
         raise HTTPException(status_code=404)
     gc.collect()
+    guard = getattr(app.state, "connection_guard", None)  # set by main(), not by `uvicorn main:app`
     return {
         "tasks": len(asyncio.all_tasks()),
         "rss_bytes": _rss_bytes(),
         "active_sessions": len(app.state.connections),
+        "open_connections": guard.open_count if guard else None,
+        "waiting_connections": guard.waiting_count if guard else None,
+        "max_connections": guard.limits.max_connections if guard else None,
+        "stalled_connections": guard.stalled_count if guard else None,
     }
 
 
@@ -121,9 +141,8 @@ async def realtime(websocket: WebSocket) -> None:
     settings = app.state.settings
     offered = websocket.scope.get("subprotocols", [])
     origin = websocket.headers.get("origin")
-    allowed = settings.origin_list()
-    if allowed and origin is not None and origin.rstrip("/") not in allowed:
-        logger.info(f"refused a WebSocket from origin {origin!r} (not in REALTIME_ALLOWED_ORIGINS)")
+    if not origin_allowed(origin, settings, keys_set=app.state.auth.enabled):
+        logger.info(f"refused a WebSocket from origin {origin!r}: {refusal_reason(settings)}")
         await websocket.close(code=1008)  # before accept: the browser gets HTTP 403
         return
     await websocket.accept(subprotocol=choose_subprotocol(offered))
@@ -187,6 +206,10 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
+    from transport.connection_guard import guarded_protocols
+
+    http_protocol, ws_protocol = guarded_protocols(settings)
+    app.state.connection_guard = http_protocol.holder.guard()
     uvicorn.run(
         app,
         host=settings.host,
@@ -194,6 +217,13 @@ def main(argv: list[str] | None = None) -> None:
         log_level=settings.log_level.lower(),
         # A 15 MiB audio append is ~21 MB of base64: uvicorn's 16 MiB default would cut it off.
         ws_max_size=WS_MAX_SIZE,
+        # Request deadline, header limit, connection limits, bounded closes: see the module.
+        http=http_protocol,
+        ws=ws_protocol,
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        # The guard aborts connections that have not closed within close_timeout_s of shutdown;
+        # this backstop then cancels whatever application task is left.
+        timeout_graceful_shutdown=math.ceil(settings.close_timeout_s) + 1,
     )
 
 

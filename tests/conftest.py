@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,12 @@ def free_port() -> int:
 class ServerProcess:
     """``python main.py`` in a subprocess, on a free port, torn down at the end."""
 
-    def __init__(self, env: dict[str, str] | None = None, profile: str = "mock") -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        profile: str = "mock",
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = ROOT / ".pytest_logs" / f"server-{self.port}.log"
@@ -46,6 +51,7 @@ class ServerProcess:
             env=full_env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,  # e.g. a lower open-file limit
         )
         self._wait_ready()
 

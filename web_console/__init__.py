@@ -25,6 +25,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from auth import ClientSecretStoreFull
+from transport.origins import origin_allowed
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_PATH = "/console/static"
 CONSOLE_SECRETS_ENV = "REALTIME_CONSOLE_CLIENT_SECRETS"
@@ -103,11 +106,17 @@ def mount_console(app: FastAPI) -> None:
         The page configures its session with ``session.update`` once connected, exactly as it
         does with a pasted key, so the secret carries no session configuration of its own.
         """
-        if not _same_origin(request):
-            return _error(403, "forbidden_origin", "Client secrets are only minted for this page.")
         auth = _auth(request.app)
         if auth is None:
             return _error(501, "not_supported", "This server cannot mint client secrets.")
+        settings = getattr(request.app.state, "settings", None)
+        # Same origin, and an origin the server accepts at all (with no API keys: loopback
+        # only), so a DNS-rebound page whose Host matches its Origin gets nothing either.
+        if not _same_origin(request) or (
+            settings is not None
+            and not origin_allowed(request.headers.get("origin"), settings, keys_set=auth.enabled)
+        ):
+            return _error(403, "forbidden_origin", "Client secrets are only minted for this page.")
         if not console_mints_secrets(request.app):
             return _error(
                 403,
@@ -116,9 +125,13 @@ def mount_console(app: FastAPI) -> None:
                 f"console. Paste an API key or an ek_ client secret, or start the server with "
                 f"{CONSOLE_SECRETS_ENV}=true.",
             )
-        settings = getattr(request.app.state, "settings", None)
         ttl = float(getattr(settings, "client_secret_ttl_s", 60.0))
-        secret = auth.store.mint(None, ttl)
+        try:
+            secret = auth.store.mint(None, ttl)
+        except ClientSecretStoreFull:
+            return _error(
+                429, "rate_limit_exceeded", "Too many unused client secrets; try again shortly."
+            )
         return JSONResponse(
             {"value": secret.value, "expires_at": int(secret.expires_at)}, headers=_NO_CACHE
         )
