@@ -17,6 +17,7 @@ import asyncio
 import base64
 import bisect
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -171,7 +172,7 @@ class Tree:
     root: Path
     ref: str  # as given ("HEAD" plus local changes for the current checkout)
     commit: str
-    changes: tuple[str, ...] = ()  # uncommitted changes (``git status --porcelain``), current only
+    changes: tuple[str, ...] = ()  # uncommitted changes outside bench/ (``git status --porcelain``)
 
     @property
     def title(self) -> str:
@@ -185,7 +186,7 @@ class Tree:
             "label": self.label,
             "ref": self.ref,
             "commit": self.commit,
-            "uncommitted_changes": list(self.changes),
+            "uncommitted_changes_outside_bench": list(self.changes),
         }
 
 
@@ -193,13 +194,33 @@ def _git(*args: str, cwd: Path = ROOT) -> str:
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout.strip()
+    return done.stdout.rstrip("\n")
 
 
 def current_tree() -> Tree:
-    """This checkout, with its commit and uncommitted changes (the server runs the working tree)."""
-    changes = _git("status", "--porcelain", "--untracked-files=all").splitlines()
-    return Tree("current", ROOT, "HEAD", _git("rev-parse", "HEAD"), tuple(changes))
+    """This checkout, with its commit and uncommitted changes (the server runs the working tree).
+
+    Changes under ``bench/`` are left out: the server does not run that code.
+    """
+    status = _git("status", "--porcelain", "--untracked-files=all").splitlines()
+    changes = tuple(line for line in status if not line[3:].startswith("bench/"))
+    return Tree("current", ROOT, "HEAD", _git("rev-parse", "HEAD"), changes)
+
+
+def code_fingerprint(root: Path) -> str:
+    """SHA-1 over the checkout's files as they are now (tracked and untracked, not ignored).
+
+    ``bench/`` is left out (the server does not use it). Recorded each time a server starts with
+    ``--baseline``, so a run shows whether the working tree changed under it.
+    """
+    names = _git("ls-files", "-z", "-co", "--exclude-standard", cwd=root).split("\0")
+    digest = hashlib.sha1()
+    for name in sorted({n for n in names if n and not n.startswith("bench/")}):
+        with contextlib.suppress(OSError):
+            data = (root / name).read_bytes()
+            digest.update(f"{name}\0{len(data)}\0".encode())
+            digest.update(data)
+    return digest.hexdigest()
 
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:

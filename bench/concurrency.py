@@ -377,6 +377,7 @@ async def run_level(
     compression = None if args.no_compression else "deflate"
     wrapper = [] if args.workers == 1 else [sys.executable, str(WORKERS), str(args.workers)]
     where = {} if tree is None else {"root": tree.root, "label": tree.label}
+    code = {} if tree is None else {"server_code_sha1": c.code_fingerprint(tree.root)}
     server = c.ServerProcess("mock", env=SERVER_ENV, wrapper=wrapper, **where)
     profiler: subprocess.Popen[bytes] | None = None
     try:
@@ -483,6 +484,7 @@ async def run_level(
         "rss_per_session_mib": round((peak_rss - rss_idle_server) / n / 2**20, 2),
         "connect_all_s": round(connect_s, 2),
         "load_average": c.load_average(),
+        **code,
     }
 
 
@@ -711,27 +713,39 @@ async def compare(args: argparse.Namespace, trees: list[c.Tree]) -> dict[str, An
                 }
             )
     print(
-        f"\n{'N':>4}  {'server':<32}{'p50 lag':>9}{'p99 lag':>9}{'lost':>6}{'CPU %':>8}"
-        f"{'%/sess':>8}{'RSS MiB':>9}{'probe p99':>11}  result"
+        f"\n{'N':>4}  {'server':<36}{'p50 lag':>9}{'p99 lag':>9}{'lost':>6}{'CPU %':>8}"
+        f"{'%/sess':>8}{'RSS MiB':>9}{'probe p99':>11}{'CPU wait':>10}  result"
     )
     for pair in pairs:
         for tree in trees:
             level = pair[tree.label]
             lag = level["lag_ms"]
             print(
-                f"{pair['n']:>4}  {tree.title:<32}"
+                f"{pair['n']:>4}  {tree.title:<36}"
                 f"{lag.get('p50', 0):>9.1f}{lag.get('p99', 0):>9.1f}"
                 f"{level['lost']:>6}{level['server_cpu_pct']:>8.1f}"
                 f"{level['server_cpu_pct_per_session']:>8.2f}{level['rss_peak_mib']:>9.0f}"
                 f"{level['server_probe_rtt_ms'].get('p99', 0):>11.1f}"
+                f"{level['server_main_thread_waiting_for_cpu_pct']:>9.0f}%"
                 f"  {'pass' if level['passed'] else 'FAIL'}"
             )
         ratio = pair["current_to_baseline"]
         print(
-            f"{'':>4}  {'current / baseline':<32}{_ratio(ratio['p50 lag ms']):>9}"
+            f"{'':>4}  {'current / baseline':<36}{_ratio(ratio['p50 lag ms']):>9}"
             f"{_ratio(ratio['p99 lag ms']):>9}{'':>6}{_ratio(ratio['server CPU %']):>8}"
             f"{'':>8}{_ratio(ratio['peak RSS MiB']):>9}{_ratio(ratio['probe RTT p99 ms']):>11}"
         )
+    print(
+        "CPU wait: time the server's event-loop thread was runnable but kept off the CPUs by "
+        "other processes, % of the streaming time (compare it before reading a lag ratio)"
+    )
+    for tree in trees:
+        codes = {pair[tree.label]["server_code_sha1"] for pair in pairs}
+        if len(codes) > 1:
+            print(
+                f"note: the {tree.label} server's code changed during the run ({len(codes)} "
+                "versions measured, see server_code_sha1 per level)"
+            )
     neighbours = c.busy_neighbours()
     if neighbours:
         print("other busy processes at the end of the run:\n  " + "\n  ".join(neighbours))

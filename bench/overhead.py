@@ -521,8 +521,10 @@ async def compare(args: argparse.Namespace, trees: list[c.Tree]) -> dict[str, An
     servers: dict[str, c.ServerProcess] = {}
     manual: dict[str, ManualRunner] = {}
     vad: dict[str, VadRunner] = {}
+    codes: dict[str, str] = {}
     try:
         for tree in trees:
+            codes[tree.label] = c.code_fingerprint(tree.root)
             servers[tree.label] = c.ServerProcess("mock", root=tree.root, label=tree.label)
         await echo.wait_ready()
         for tree in trees:
@@ -596,6 +598,7 @@ async def compare(args: argparse.Namespace, trees: list[c.Tree]) -> dict[str, An
         per_server[tree.label] = {
             "tree": tree.describe(),
             "server_ready_s": round(servers[tree.label].started_s, 2),
+            "server_code_sha1": codes[tree.label],
             "rows_ms": rows[tree.label],
             "ratios_to_floor": {
                 k: {"p50": ratio(v, floor, "p50"), "p99": ratio(v, floor, "p99")}
