@@ -172,8 +172,10 @@ class MockLLMService(LLMService):
             else:
                 words = text.split(" ")
                 for index, word in enumerate(words):
-                    if self._token_delay_s:
-                        await asyncio.sleep(self._token_delay_s)
+                    # A real LLM awaits its stream between tokens; so does the mock, even without
+                    # a delay, or it would push a whole reply in one step of the event loop and
+                    # every other session would wait for it.
+                    await asyncio.sleep(self._token_delay_s)
                     await self._push_llm_text(word if index == 0 else " " + word)
         except Exception as error:
             await self.push_error_frame(ErrorFrame(error=f"mock LLM failed: {error}"))
