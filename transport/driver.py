@@ -31,6 +31,7 @@ from loguru import logger
 from protocol import ClientEvent, ProtocolError
 from realtime_session import ArmTimer, DisarmTimer, Output, PipelineCommand, RealtimeSession
 from realtime_session.signals import Signal, Timer, TimerExpired
+from transport.fairness import FairShare
 
 ClientFrame = str | bytes
 Parse = Callable[[ClientFrame], ClientEvent]
@@ -124,10 +125,17 @@ class SessionDriver:
         await self._inbox.put_frame(frame)
 
     async def run(self) -> None:
-        """Apply inbox items one at a time, forever (cancel the task to stop)."""
+        """Apply inbox items one at a time, forever (cancel the task to stop).
+
+        A long reply queues thousands of signals and a flooding client keeps the inbox full, so
+        the inbox may never make this task wait: it gives the event loop back after each fair
+        share of items (transport/fairness.py), or one session would stall all the others.
+        """
+        share = FairShare()
         while True:
             item = await self._inbox.get()
             await self._dispatch(self._apply(item))
+            await share.spend()
 
     async def close(self) -> None:
         """Forget the timers and stop the backend."""
