@@ -8,10 +8,12 @@ stalls every other session for that long. This measures the stall from the outsi
 ``main.py --profile mock`` on a free loopback port (``--server-root PATH`` runs another checkout's
 ``main.py`` instead, e.g. the main branch, to compare) and drives it over raw ``websockets``:
 
-- **Probes** (this process): a quiet session sends ``input_audio_buffer.clear`` and waits for
-  ``input_audio_buffer.cleared``, again and again (``--probe-interval-ms`` apart); a second quiet
-  session runs a small out-of-band text turn (``response.create`` with ``conversation: "none"``
-  -> ``response.done``) every ``--turn-interval-ms``. The figures are their round trips.
+- **Probes** (this process): a quiet session sends ``input_audio_buffer.clear`` every
+  ``--probe-interval-ms`` (5) on a fixed schedule, whether or not the last ``cleared`` came, and
+  times each from its slot to its ``input_audio_buffer.cleared`` (so a stall counts as every
+  request a steady client would have had waiting, not as one sample); a second quiet session
+  runs a small out-of-band text turn (``response.create`` with ``conversation: "none"`` ->
+  ``response.done``), one at a time, ``--turn-interval-ms`` apart.
 - **Quiet**: the probes alone (half before the noise, half after): the baseline of every ratio.
 - **(a) Long spoken reply**: a noisy session (a separate process, so that decoding its tens of MB
   of events does not stall the probes' own event loop) creates a user message of ``W - 2`` words
@@ -21,7 +23,9 @@ stalls every other session for that long. This measures the stall from the outsi
   ``response.done`` count; the **stall** is the longest such round trip.
 - **(b) Flood**: the noisy process sends tiny ``input_audio_buffer.append`` events (one sample
   each) as fast as it can, up to ``--flood-rate`` a second, for ``--flood-seconds`` (manual turns,
-  so no VAD work: this is the reader/driver path), reading whatever the server answers.
+  so no VAD work: this is the reader/driver path), reading whatever the server answers. It does
+  not offer ``permessage-deflate`` (``--flood-compression`` makes it), so that the client, which
+  shares the 2 cores, gets nearer the target rate.
 - **(c)** The largest reply (words, doubling from ``--words``' smallest, or halving when that
   already stalls) whose stall stays under ``--stall-limit-ms`` (100).
 
@@ -40,6 +44,7 @@ import contextlib
 import json
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,31 +116,76 @@ class Sample:
 
 @dataclass
 class Probe:
-    """Repeats one request/answer pair on its own session and keeps every round trip."""
+    """Repeats one request/answer pair on its own session and keeps every round trip.
+
+    ``scheduled`` (the clear probe): requests go out on a fixed schedule, ``interval_s`` apart,
+    whether or not the previous answer came; each round trip is timed from the request's slot
+    on the schedule to its answer (answers come in order). So a stall of S seconds shows as
+    S / interval samples of up to S, as a client sending steadily would see it, rather than as one
+    sample (a probe that waits for each answer before the next request under-counts stalls).
+    Otherwise (the text turn): one request at a time, ``interval_s`` after the previous answer.
+    """
 
     name: str
     request: str
     answer: str
     interval_s: float
+    scheduled: bool = False
     samples: list[Sample] = field(default_factory=list)
+    errors: int = 0
 
     async def run(self, url: str, compression: str | None, stop: asyncio.Event) -> None:
         """Probe until ``stop`` is set (a probe that gets no answer is recorded as timed out)."""
         ws = await open_manual(url, compression)
         try:
-            while not stop.is_set():
-                sent = time.perf_counter()
-                await ws.send(self.request)
-                try:
-                    await until(ws, self.answer, PROBE_TIMEOUT_S)
-                except TimeoutError:
-                    self.samples.append(Sample(sent, time.perf_counter() - sent, True))
-                    return
-                self.samples.append(Sample(sent, time.perf_counter() - sent))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.interval_s)
+            if self.scheduled:
+                await self._run_scheduled(ws, stop)
+            else:
+                await self._run_closed(ws, stop)
         finally:
             await ws.close()
+
+    async def _run_closed(self, ws: ClientConnection, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            sent = time.perf_counter()
+            await ws.send(self.request)
+            try:
+                await until(ws, self.answer, PROBE_TIMEOUT_S)
+            except TimeoutError:
+                self.samples.append(Sample(sent, time.perf_counter() - sent, True))
+                return
+            self.samples.append(Sample(sent, time.perf_counter() - sent))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval_s)
+
+    async def _run_scheduled(self, ws: ClientConnection, stop: asyncio.Event) -> None:
+        pending: deque[float] = deque()
+
+        async def receive() -> None:
+            async for message in ws:
+                kind = c.event_type(message if isinstance(message, str) else message.decode())
+                if kind in (self.answer, "error") and pending:
+                    slot = pending.popleft()
+                    self.samples.append(Sample(slot, time.perf_counter() - slot))
+                    self.errors += kind == "error"
+
+        reader = asyncio.create_task(receive())
+        try:
+            began = time.perf_counter()
+            slots = 0
+            while not stop.is_set():
+                slots += 1
+                slot = began + slots * self.interval_s
+                await asyncio.sleep(max(0.0, slot - time.perf_counter()))
+                pending.append(slot)
+                await ws.send(self.request)
+            deadline = time.perf_counter() + PROBE_TIMEOUT_S
+            while pending and time.perf_counter() < deadline and not reader.done():
+                await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            self.samples += [Sample(slot, now - slot, True) for slot in pending]
+        finally:
+            reader.cancel()
 
     def between(self, windows: list[tuple[float, float]]) -> list[Sample]:
         """The samples in flight during any of ``windows``."""
@@ -213,7 +263,7 @@ async def worker_reply(url: str, compression: str | None, lengths: list[int]) ->
 async def worker_flood(url: str, compression: str | None, seconds: float, rate: float) -> None:
     """Tiny appends as fast as possible, at most ``rate`` a second, for ``seconds``."""
     ws = await open_manual(url, compression)
-    answers: list[str] = []
+    answers: list[str] = []  # error events count: a server may refuse excess appends
 
     async def drain() -> None:
         async for message in ws:
@@ -256,7 +306,8 @@ def worker_main(args: argparse.Namespace) -> None:
     if args.worker == "reply":
         c.run(worker_reply(args.url, compression, args.lengths))
     else:
-        c.run(worker_flood(args.url, compression, args.flood_seconds, args.flood_rate))
+        flood_compression = "deflate" if args.flood_compression else None
+        c.run(worker_flood(args.url, flood_compression, args.flood_seconds, args.flood_rate))
 
 
 async def noisy(args: argparse.Namespace, url: str, *extra: str) -> list[dict[str, Any]]:
@@ -318,7 +369,11 @@ class Bench:
         self.url = url
         self.compression = None if args.no_compression else "deflate"
         self.clear = Probe(
-            "clear", CLEAR, "input_audio_buffer.cleared", args.probe_interval_ms / 1000
+            "clear",
+            CLEAR,
+            "input_audio_buffer.cleared",
+            args.probe_interval_ms / 1000,
+            scheduled=True,
         )
         self.turn = Probe("text turn", TEXT_TURN, "response.done", args.turn_interval_ms / 1000)
         self.windows: list[tuple[float, float]] = []
@@ -346,9 +401,11 @@ class Bench:
 
     async def flood(self) -> Figures:
         """The flood, once."""
+        compression = ["--flood-compression"] if self.args.flood_compression else []
         lines = await noisy(
             self.args,
             self.url,
+            *compression,
             "--worker",
             "flood",
             "--flood-seconds",
@@ -454,6 +511,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = [measured[w] for w in sorted(measured)] + [flood]
     width = 30
     print(f"\nquiet: clear {_brief(quiet_clear)}; text turn {_brief(quiet_turn)}")
+    if bench.clear.errors:
+        print(f"the server answered {bench.clear.errors} clears with an error (counted as answers)")
     print(
         f"{'during':<{width}}{'clear p50':>11}{'p99':>9}{'stall ms':>10}{'p50/q':>8}{'p99/q':>8}"
         f"{'turn p50':>10}{'p99':>9}{'p50/q':>8}{'p99/q':>8}"
@@ -478,6 +537,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "quiet": {"clear_rtt_ms": quiet_clear, "text_turn_ms": quiet_turn},
         "during": [f.row(quiet_clear, quiet_turn) for f in rows],
         "largest_reply_under_stall_limit_words": largest,
+        "clear_probe_errors": bench.clear.errors,
         "load_average_at_end": c.load_average(),
         "busy_neighbours_at_end": neighbours,
     }
@@ -509,6 +569,11 @@ def main() -> None:
     parser.add_argument("--stall-limit-ms", type=float, default=100.0, help="(c) limit (100)")
     parser.add_argument("--flood-seconds", type=float, default=8.0, help="(b) duration (8)")
     parser.add_argument("--flood-rate", type=float, default=38000.0, help="(b) target (38000/s)")
+    parser.add_argument(
+        "--flood-compression",
+        action="store_true",
+        help="the flooding client offers permessage-deflate too (it does not by default)",
+    )
     parser.add_argument("--quiet-seconds", type=float, default=6.0, help="quiet probing (6)")
     parser.add_argument(
         "--probe-interval-ms", type=float, default=5.0, help="pause between clears (5)"
