@@ -31,6 +31,7 @@ from config import get_settings
 from pipeline_manager import create_service_factory
 from protocol import ProtocolError
 from transport import RealtimeConnection, choose_subprotocol, wants_beta
+from transport.ws_protocol import FairWebSocketProtocol
 from web_console import mount_console
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -194,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
         log_level=settings.log_level.lower(),
         # A 15 MiB audio append is ~21 MB of base64: uvicorn's 16 MiB default would cut it off.
         ws_max_size=WS_MAX_SIZE,
+        # uvicorn's own protocol parses a whole socket read in one step: a flood stalls everyone.
+        ws=FairWebSocketProtocol,
     )
 
 
