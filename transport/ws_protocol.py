@@ -23,11 +23,12 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-PIECE_BYTES = 2048
-"""Bytes handed to the parser at a time: ~30 tiny events, well under ``MAX_SECONDS`` of work."""
+PIECE_BYTES = 1024
+"""Bytes handed to the parser at a time: ~15 tiny events, well under ``MAX_SECONDS`` of work."""
 
-MAX_SECONDS = 0.001
-"""Parsing per step of the event loop before the rest of a read waits for the next step."""
+MAX_SECONDS = 0.0005
+"""Parsing per step of the event loop before the rest of a read waits for the next step (the same
+share as a task's, transport/fairness.py)."""
 
 
 class FairWebSocketProtocol(WebSocketsSansIOProtocol):
