@@ -1,6 +1,6 @@
 """Session isolation: does one busy session stall the others? (mock profile)
 
-Run: ``.venv/bin/python bench/isolation.py`` (about 3 minutes; ``--help`` for options).
+Run: ``.venv/bin/python bench/isolation.py`` (1-5 minutes; ``--help`` for options).
 
 Every session of a server process shares one event loop. A session whose outbound work (Pipecat
 frames, JSON, socket writes) or inbound flood runs for long stretches without giving the loop back
