@@ -172,8 +172,10 @@ class MockLLMService(LLMService):
             else:
                 words = text.split(" ")
                 for index, word in enumerate(words):
-                    if self._token_delay_s:
-                        await asyncio.sleep(self._token_delay_s)
+                    # A real LLM awaits its stream between tokens; so does the mock, even without
+                    # a delay, or it would push a whole reply in one step of the event loop and
+                    # every other session would wait for it.
+                    await asyncio.sleep(self._token_delay_s)
                     await self._push_llm_text(word if index == 0 else " " + word)
         except Exception as error:
             await self.push_error_frame(ErrorFrame(error=f"mock LLM failed: {error}"))
@@ -194,9 +196,13 @@ class MockTTSService(TTSService):
         self._fault = FaultInjector(fault, "tts")
         # Token mode hands every LLM text frame straight to run_tts, so the audio length is an exact
         # function of the transcript (no sentence buffering, no whitespace merging).
+        # push_text_frames=True says what is true: the mock reports no word timestamps. With False,
+        # Pipecat builds a word-completion tracker per sentence, which diffs the whole sentence
+        # (difflib, quadratic) in one go at the end of the reply; an echo without a full stop is
+        # one sentence, so 4,000 words took ~3 s of event loop (bench/isolation.py).
         super().__init__(
             text_aggregation_mode=TextAggregationMode.TOKEN,
-            push_text_frames=False,
+            push_text_frames=True,
             settings=TTSSettings(model="mock-tts", voice=None, language=None),
             **kwargs,
         )

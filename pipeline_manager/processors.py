@@ -1,7 +1,15 @@
-"""Small Pipecat processors that connect a session's pipeline to the protocol core."""
+"""Small Pipecat processors that connect a session's pipeline to the protocol core.
+
+Both hand the event loop back after each piece of the reply they pass on. A Pipecat processor
+takes frames from an ``asyncio.Queue``, which does not make it wait while frames are queued: an
+LLM that delivers a burst of tokens (or a TTS a burst of audio) would otherwise be carried through
+the rest of the pipeline in one step of the loop, and every other session would wait for it.
+Yielding here turns a burst into a word-by-word flow through the TTS, the sink and the driver.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from pipecat.frames.frames import (
@@ -28,6 +36,9 @@ class TextTap(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMTextFrame) and direction == FrameDirection.DOWNSTREAM:
             await self._on_text(frame.text)
+            await self.push_frame(frame, direction)
+            await asyncio.sleep(0)  # the word goes on down the pipeline before the next one
+            return
         await self.push_frame(frame, direction)
 
 
@@ -58,6 +69,8 @@ class ResponseSink(FrameProcessor):
         if direction == FrameDirection.DOWNSTREAM:
             await self._dispatch(frame)
         await self.push_frame(frame, direction)
+        if isinstance(frame, TTSAudioRawFrame):
+            await asyncio.sleep(0)  # the chunk's events go out before the next chunk
 
     async def _dispatch(self, frame: Frame) -> None:
         if isinstance(frame, TTSAudioRawFrame):

@@ -268,8 +268,10 @@ class Response:
             )
             part = {"type": "audio", "transcript": self._text}
             if record.audio is self._audio:
+                # The record keeps the buffer itself: nothing appends to it once the message is
+                # closed, and a copy would cost the whole reply's audio in one step (~20 MB for
+                # 4,000 words), stalling every session at the end of a long reply.
                 record.item["content"] = [{"type": "output_audio", "transcript": self._text}]
-                record.audio = bytes(self._audio)
                 record.llm_text = self._text
             # else: the client truncated the item mid-stream; its cut audio and text stand.
         else:

@@ -56,7 +56,7 @@ from typing import Any, ClassVar, cast
 from loguru import logger
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from transport.ws_protocol import FairWebSocketProtocol
 from uvicorn.server import ServerState
 
 from config import Settings, get_settings
@@ -678,7 +678,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._close()
 
 
-class GuardedWebSocketsProtocol(WebSocketsSansIOProtocol):
+class GuardedWebSocketsProtocol(FairWebSocketProtocol):
     """uvicorn's websockets-sansio protocol that sends its own refusals and always finishes
     closing: uvicorn closes the transport on a keepalive timeout, a protocol error, a close
     from either side or at shutdown, and each close gets ``REALTIME_CLOSE_TIMEOUT_S``.

@@ -31,6 +31,7 @@ from loguru import logger
 from protocol import ClientEvent, ProtocolError
 from realtime_session import ArmTimer, DisarmTimer, Output, PipelineCommand, RealtimeSession
 from realtime_session.signals import Signal, Timer, TimerExpired
+from transport.fairness import FairShare
 from transport.inbound_limit import InboundLimit
 
 ClientFrame = str | bytes
@@ -159,12 +160,18 @@ class SessionDriver:
     async def run(self) -> Closure:
         """Apply inbox items one at a time until the session must end (or the task is cancelled).
 
+        A long reply queues thousands of signals and a flooding client keeps the inbox full, so
+        the inbox may never make this task wait: it gives the event loop back after each fair
+        share of items (transport/fairness.py), or one session would stall all the others.
+
         Returns:
             Why the session ends (an idle session), for the transport to close with.
         """
+        share = FairShare()
         while self._closure is None:
             item = await self._inbox.get()
             await self._dispatch(self._apply(item))
+            await share.spend()
         return self._closure
 
     async def close(self) -> None:

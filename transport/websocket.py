@@ -28,6 +28,7 @@ from protocol.beta import BetaServerTranslator, parse_beta_client_event
 from protocol.validation import parse_client_event
 from realtime_session import RealtimeSession, SessionLimits
 from transport.driver import Closure, DriverLimits, SessionDriver
+from transport.fairness import FairShare
 
 BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 SESSION_EXPIRED_CLOSE_CODE = 1000
@@ -185,6 +186,9 @@ class RealtimeConnection:
             await self.driver.feed_frame(raw)
 
     async def _write_loop(self) -> None:
+        # A slow reader lets a backlog of events build up; sending it all in one go would keep
+        # the event loop from every other session, so the writer takes fair shares too.
+        share = FairShare()
         while True:
             text = await self._outbox.get()
             if text is _CLOSE or self._ws.application_state != WebSocketState.CONNECTED:
@@ -197,3 +201,4 @@ class RealtimeConnection:
                 logger.debug(f"send failed, dropping the rest of the session's events: {exc}")
                 return
             self._outbox_bytes -= len(text)
+            await share.spend()
