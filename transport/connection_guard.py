@@ -56,10 +56,10 @@ from typing import Any, ClassVar, cast
 from loguru import logger
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from transport.ws_protocol import FairWebSocketProtocol
 from uvicorn.server import ServerState
 
 from config import Settings, get_settings
+from transport.ws_protocol import FairWebSocketProtocol
 
 __all__ = [
     "ConnectionGuard",
