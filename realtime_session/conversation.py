@@ -22,7 +22,8 @@ class ItemRecord:
 
     item: dict[str, Any]
     audio: bytes | bytearray | None = None
-    """The item's audio in ``audio_format``; a bytearray while its response still streams it."""
+    """The item's audio in ``audio_format`` (an assistant message keeps its response's growing
+    bytearray: it can be truncated or retrieved while it streams)."""
     audio_format: AudioFormat | None = None
     llm_text: str | None = None
     """What the LLM sees for an audio item; ``None`` while its transcription is pending."""
