@@ -477,7 +477,11 @@ async def largest_under(bench: Bench, measured: dict[int, Figures], limit_ms: fl
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start the server, measure, print."""
     root = Path(args.server_root).resolve() if args.server_root else c.ROOT
-    server = c.ServerProcess("mock", root=root, env={"REALTIME_MAX_OUTBOX_BYTES": str(2**30)})
+    server = c.ServerProcess(
+        "mock",
+        root=root,
+        env={"REALTIME_MAX_OUTBOX_BYTES": str(2**30), "REALTIME_MAX_REPLY_TOKENS": "4096"},
+    )
     stop = asyncio.Event()
     bench = Bench(args, server.ws_url)
     probes = [

@@ -490,7 +490,10 @@ async def _until(predicate: Callable[[], bool]) -> None:
 async def test_another_session_is_served_while_a_long_spoken_reply_streams(server: Any) -> None:
     url = f"ws://127.0.0.1:{server.port}/v1/realtime?model=gpt-realtime"
     clear = json.dumps({"type": "input_audio_buffer.clear"})
-    update = json.dumps({"type": "session.update", "session": MANUAL})
+    # 4,000 words: beyond the server's default reply ceiling, within what a client may ask for.
+    update = json.dumps(
+        {"type": "session.update", "session": {**MANUAL, "max_output_tokens": 4096}}
+    )
     text = words(3998)
     async with connect(url, max_size=None) as noisy, connect(url, max_size=None) as probe:
         for ws in (noisy, probe):

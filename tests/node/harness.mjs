@@ -120,8 +120,9 @@ export async function runScenario({ agentOptions, sessionOptions = {} }, body) {
       .reduce((total, e) => total + Buffer.from(e.delta, 'base64').length, 0),
     clientEvents: clientEvents.map(shorten),
   });
-  process.stdout.write(`${JSON.stringify(output)}\n`);
-  process.exit(output.ok ? 0 : 1);
+  // Exit only once the report is flushed: a pipe takes it asynchronously, and exiting at once
+  // cuts a large report short.
+  process.stdout.write(`${JSON.stringify(output)}\n`, () => process.exit(output.ok ? 0 : 1));
 }
 
 export function withTimeout(promise, what, timeoutMs = WAIT_MS) {
