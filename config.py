@@ -192,7 +192,7 @@ class Settings(BaseSettings):
             if origin.strip()
         ]
 
-    # --- connection limits (transport/connection_guard.py) ---
+    # --- connection limits (transport/connection_guard/) ---
     request_timeout_s: float = Field(
         10.0,
         gt=0,

@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         log_level=settings.log_level.lower(),
         # A 15 MiB audio append is ~21 MB of base64: uvicorn's 16 MiB default would cut it off.
         ws_max_size=WS_MAX_SIZE,
-        # Request deadline, header limit, connection limits, bounded closes: see the module.
+        # Request deadline, header limit, connection limits, bounded closes: see the package.
         http=http_protocol,
         ws=ws_protocol,
         timeout_keep_alive=settings.keep_alive_timeout_s,
