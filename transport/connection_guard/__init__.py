@@ -43,10 +43,12 @@ reset. Each kind of event is logged at most once a minute per client address, th
 Modules, by role: ``limits`` (the limits, fitted to the open-file limit), ``guard`` (the
 bookkeeping: open and waiting connections, who goes at the limit), ``http_protocol`` and
 ``ws_protocol`` (the wrapped uvicorn protocols), ``closing`` (refusal replies, closing deadlines),
-``log`` (rate-limited logging).
+``tls`` (https and wss with the handshake under the guard), ``log`` (rate-limited logging).
 """
 
 from __future__ import annotations
+
+import ssl
 
 from config import Settings
 from transport.connection_guard.guard import ConnectionGuard, GuardHolder
@@ -54,6 +56,7 @@ from transport.connection_guard.http_protocol import GuardedHttpToolsProtocol
 from transport.connection_guard.http_protocol import _end_of_head as _end_of_head
 from transport.connection_guard.limits import EdgeLimits, fit_to_open_file_limit
 from transport.connection_guard.log import RateLimitedLog
+from transport.connection_guard.tls import TLSConfigError, announce_https, tls_server_context
 from transport.connection_guard.ws_protocol import GuardedWebSocketsProtocol
 
 __all__ = [
@@ -62,17 +65,23 @@ __all__ = [
     "GuardedHttpToolsProtocol",
     "GuardedWebSocketsProtocol",
     "RateLimitedLog",
+    "TLSConfigError",
     "fit_to_open_file_limit",
     "guarded_protocols",
+    "tls_server_context",
 ]
 
 
 def guarded_protocols(
-    settings: Settings,
+    settings: Settings, tls: ssl.SSLContext | None = None
 ) -> tuple[type[GuardedHttpToolsProtocol], type[GuardedWebSocketsProtocol]]:
-    """The HTTP and WebSocket protocol classes for one server, sharing one guard."""
-    shared = GuardHolder(lambda: settings)
+    """The HTTP and WebSocket protocol classes for one server, sharing one guard; with ``tls``
+    (from :func:`tls_server_context`) they serve https and wss themselves: give uvicorn no
+    ``ssl`` then (``tls.py`` says why)."""
+    shared = GuardHolder(lambda: settings, tls)
     shared.guard()  # fit the limits and log them now, before the first client
+    if tls is not None:
+        announce_https()
 
     class ServerHttpProtocol(GuardedHttpToolsProtocol):
         holder = shared

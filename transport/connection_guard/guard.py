@@ -4,6 +4,7 @@ when there are too many; and the per-server holder that builds the guard from th
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -129,6 +130,18 @@ class ConnectionGuard:
         self._open.pop(transport, None)
         self._stalled.discard(transport)
 
+    def rekey(self, old: asyncio.BaseTransport, new: asyncio.BaseTransport) -> bool:
+        """The connection ``old`` goes on as ``new`` (its TLS transport, once the handshake is
+        done), waiting for its request from now. False if ``old`` is no longer open: it was
+        closed to make room meanwhile."""
+        address = self._open.get(old)
+        if address is None:
+            return False
+        self.release(old)
+        self._open[new] = address
+        self.waiting(new)
+        return True
+
     def sending_stalled(self, transport: asyncio.BaseTransport, stalled: bool) -> None:
         """Whether the server's writes to this connection are piling up (for the figures)."""
         if stalled and transport in self._open:
@@ -150,11 +163,13 @@ class ConnectionGuard:
 
 
 class GuardHolder:
-    """One server's guard, built on first use (after the settings are final)."""
+    """One server's guard, built on first use (after the settings are final), and its TLS context
+    when the guarded protocols terminate TLS themselves (``tls.py``)."""
 
-    def __init__(self, settings: Callable[[], Settings]) -> None:
+    def __init__(self, settings: Callable[[], Settings], tls: ssl.SSLContext | None = None) -> None:
         self._settings = settings
         self._guard: ConnectionGuard | None = None
+        self.tls = tls
 
     def guard(self) -> ConnectionGuard:
         if self._guard is None:

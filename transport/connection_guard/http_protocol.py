@@ -4,14 +4,17 @@ limit, whose refusals (408, 431, 503) are written and then half-closed so the cl
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Any, ClassVar
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import get_remote_addr
 from uvicorn.server import ServerState
 
 from transport.connection_guard.closing import ClosingTimers, TransportView, http_response
 from transport.connection_guard.guard import DEFAULT_HOLDER, GuardHolder
+from transport.connection_guard.tls import start_tls
 
 MAX_LINGERING_REFUSALS = 64
 """Connections refused with a 503 that may linger (up to the close timeout) so the client reads
@@ -46,6 +49,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._discarding = False
         self._refused = False  # at the connection limit: a 503, never admitted
+        self._serving = False  # uvicorn has the connection (after any TLS handshake)
+        self._opened_at = 0.0
+        self._raw_transport: asyncio.Transport | None = None
+        self._handshake: asyncio.Task[None] | None = None
         # The head (request line + headers) of the request being received, measured on the wire.
         self._in_head = True
         self._head_bytes = 0
@@ -56,10 +63,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # --- connection -------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        if self.client:
-            self.address = str(self.client[0])
-        self._timers = ClosingTimers(transport, self.loop, self.guard, self.address)
+        self._opened_at = self.loop.time()
+        self._raw_transport = transport
+        remote = get_remote_addr(transport)
+        if remote:
+            self.address = str(remote[0])
         if not self.guard.admit(transport, self.address):
             # Not counted as open, so the time it may linger to deliver its 503 is rationed.
             if self.guard.refusals_lingering >= MAX_LINGERING_REFUSALS:
@@ -67,11 +75,77 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 return
             self.guard.refusals_lingering += 1
             self._refused = True
+        context = self.holder.tls
+        if context is None:
+            self._serve(transport)
+            return
+        # TLS: counted from now; the handshake must fit in the request deadline (tls.py).
+        transport.pause_reading()  # the first bytes are the handshake's: not for the parser
+        self._handshake = self.loop.create_task(self._start_tls(transport, context))
+
+    def _serve(self, transport: asyncio.Transport) -> None:
+        """Hand the connection (plain, or TLS once its handshake is done) to uvicorn."""
+        self._serving = True
+        super().connection_made(transport)
+        self._timers = ClosingTimers(transport, self.loop, self.guard, self.address)
+        if self._refused:
             self._reply_and_close(503, "The server is at its connection limit. Try again shortly.")
             return
-        self._arm_deadline()
+        elapsed = self.loop.time() - self._opened_at
+        self._arm_deadline(max(0.0, self.limits.request_timeout_s - elapsed))
+
+    async def _start_tls(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
+        try:
+            done = await start_tls(self.loop, raw, context, self.limits.request_timeout_s)
+        except asyncio.CancelledError:  # the server is stopping
+            self._abandon(raw)
+            raise
+        except Exception as error:  # timed out, not TLS, a protocol error: the loop closed it
+            self.guard.log(
+                "TLS handshakes failed",
+                self.address,
+                f"closed a connection from {self.address} whose TLS handshake failed or did not "
+                f"finish within {self.limits.request_timeout_s:g} s: {error!r}",
+            )
+            done = None
+        if done is None:
+            self._abandon(raw)
+            return
+        tls, early = done
+        if not self._refused and not self.guard.rekey(raw, tls):
+            tls.abort()  # closed to make room while it was finishing its handshake
+            self._abandon(raw)
+            return
+        tls.set_protocol(self)
+        self._serve(tls)
+        if early:
+            self.data_received(early)
+
+    def _transport_lost_before_tls(self) -> None:
+        self.guard.log(
+            "TLS connections read before their handshake",
+            "any address",
+            "closed a connection that delivered bytes before its TLS handshake: the event loop "
+            "does not honour pause_reading() in connection_made (uvloop); run with loop='asyncio'",
+            level="WARNING",
+        )
+        if self._raw_transport is not None:
+            self._raw_transport.abort()
+
+    def _abandon(self, raw: asyncio.Transport) -> None:
+        """The connection ends before it was served (idempotent)."""
+        self.guard.release(raw)
+        if self._refused:
+            self._refused = False
+            self.guard.refusals_lingering -= 1
+        if not raw.is_closing():
+            raw.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self._serving:  # refused outright, never served
+            if self._raw_transport is not None:
+                self._abandon(self._raw_transport)
+            return
         self._disarm_deadline()
         if self._timers is not None:
             self._timers.lost()
@@ -81,6 +155,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if not self._serving:  # bytes of a TLS handshake: only a loop that ignored the pause
+            self._transport_lost_before_tls()
+            return
         if self._discarding:
             return  # draining after a refusal, until the client closes
         if self._in_head and not self._head_fits(data):
@@ -167,10 +244,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_tail = window[-3:]
         return size <= self.limits.max_header_bytes
 
-    def _arm_deadline(self) -> None:
+    def _arm_deadline(self, delay_s: float | None = None) -> None:
         self._disarm_deadline()
         self._deadline = self.loop.call_later(
-            self.limits.request_timeout_s, self._request_timed_out
+            self.limits.request_timeout_s if delay_s is None else delay_s, self._request_timed_out
         )
 
     def _disarm_deadline(self) -> None:
