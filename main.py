@@ -34,6 +34,7 @@ from config import get_settings
 from pipeline_manager import create_service_factory
 from protocol import ProtocolError
 from transport import RealtimeConnection, choose_subprotocol, wants_beta
+from transport.cors import RealtimeCORS
 from transport.origins import origin_allowed, refusal_reason
 from web_console import mount_console
 
@@ -78,6 +79,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(title="Realtime voice server", lifespan=lifespan)
+app.add_middleware(RealtimeCORS)  # CORS for HTTP under /v1/realtime, by the WebSocket's origin rule
 app.include_router(client_secrets_router)
 mount_console(app)
 
