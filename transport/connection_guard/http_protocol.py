@@ -1,5 +1,6 @@
-"""The HTTP side: uvicorn's httptools protocol with admission, a request deadline and a header
-limit, whose refusals (408, 431, 503) are written and then half-closed so the client reads them."""
+"""The HTTP side: uvicorn's httptools protocol with admission (on accepting, before any TLS
+handshake), a request deadline and a header limit, whose refusals (408, 431, 503) are written and
+then half-closed so the client reads them."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._serving = False  # uvicorn has the connection (after any TLS handshake)
         self._opened_at = 0.0
         self._raw_transport: asyncio.Transport | None = None
-        self._handshake: asyncio.Task[None] | None = None
+        self._handshake: asyncio.Task[None] | None = None  # held: the loop keeps weak references
         # The head (request line + headers) of the request being received, measured on the wire.
         self._in_head = True
         self._head_bytes = 0
@@ -95,6 +96,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._arm_deadline(max(0.0, self.limits.request_timeout_s - elapsed))
 
     async def _start_tls(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
+        if raw.is_closing():  # gone (or closed to make room) before its handshake began
+            self._abandon(raw)
+            return
         try:
             done = await start_tls(self.loop, raw, context, self.limits.request_timeout_s)
         except asyncio.CancelledError:  # the server is stopping
@@ -121,7 +125,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if early:
             self.data_received(early)
 
-    def _transport_lost_before_tls(self) -> None:
+    def _read_before_tls(self) -> None:
         self.guard.log(
             "TLS connections read before their handshake",
             "any address",
@@ -156,7 +160,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if not self._serving:  # bytes of a TLS handshake: only a loop that ignored the pause
-            self._transport_lost_before_tls()
+            self._read_before_tls()
             return
         if self._discarding:
             return  # draining after a refusal, until the client closes
