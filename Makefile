@@ -51,8 +51,8 @@ format: install-dev
 browser:
 	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
-# Node client SDKs the tests drive (tests/test_client_agents_node.py), pinned by the lockfile;
-# reinstalled only when the lockfile changes.
+# Node client SDKs the tests drive (tests/test_client_agents_node.py, test_client_openai_node.py),
+# pinned by the lockfile; reinstalled only when the lockfile changes.
 NODE_DIR := tests/node
 
 $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json

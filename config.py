@@ -23,6 +23,14 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on.")
+    ssl_certfile: str | None = Field(
+        None,
+        description="PEM certificate (chain) file; with ssl_keyfile, main.py serves https:// and "
+        "wss:// instead of http:// and ws:// (both or neither).",
+    )
+    ssl_keyfile: str | None = Field(
+        None, description="PEM private key of ssl_certfile (not encrypted)."
+    )
     profile: Profile = Field(
         "local",
         description="Model profile: 'local' (offline models) or 'mock' (deterministic, instant, "
@@ -192,7 +200,7 @@ class Settings(BaseSettings):
             if origin.strip()
         ]
 
-    # --- connection limits (transport/connection_guard.py) ---
+    # --- connection limits (transport/connection_guard/) ---
     request_timeout_s: float = Field(
         10.0,
         gt=0,

@@ -1,7 +1,8 @@
 """The server: a FastAPI app with the Realtime WebSocket at ``/v1/realtime``.
 
-Run ``python main.py [--host H] [--port P] [--profile mock|local] [--log-level L]`` or
-``uvicorn main:app``. Flags override ``REALTIME_*`` environment variables and ``.env``.
+Run ``python main.py [--host H] [--port P] [--profile mock|local] [--log-level L]
+[--ssl-certfile CERT --ssl-keyfile KEY]`` or ``uvicorn main:app``. Flags override ``REALTIME_*``
+environment variables and ``.env``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from config import get_settings
 from pipeline_manager import create_service_factory
 from protocol import ProtocolError
 from transport import RealtimeConnection, choose_subprotocol, wants_beta
+from transport.cors import RealtimeCORS
 from transport.origins import origin_allowed, refusal_reason
 from web_console import mount_console
 
@@ -77,6 +79,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(title="Realtime voice server", lifespan=lifespan)
+app.add_middleware(RealtimeCORS)  # CORS for HTTP under /v1/realtime, by the WebSocket's origin rule
 app.include_router(client_secrets_router)
 mount_console(app)
 
@@ -196,8 +199,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, help="port (default 8000)")
     parser.add_argument("--profile", choices=["mock", "local"], help="model profile")
     parser.add_argument("--log-level", help="debug, info, warning or error")
+    # --- TLS (README "TLS"): https:// and wss://, the handshake under the connection guard ---
+    parser.add_argument("--ssl-certfile", help="PEM certificate chain: serve https and wss")
+    parser.add_argument("--ssl-keyfile", help="PEM private key of --ssl-certfile (unencrypted)")
     args = parser.parse_args(argv)
-    for name in ("host", "port", "profile", "log_level"):
+    for name in ("host", "port", "profile", "log_level", "ssl_certfile", "ssl_keyfile"):
         value = getattr(args, name)
         if value is not None:
             os.environ[f"REALTIME_{name.upper()}"] = str(value)
@@ -206,18 +212,25 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
-    from transport.connection_guard import guarded_protocols
+    from transport.connection_guard import TLSConfigError, guarded_protocols, tls_server_context
 
-    http_protocol, ws_protocol = guarded_protocols(settings)
+    try:
+        tls = tls_server_context(settings.ssl_certfile, settings.ssl_keyfile)
+    except TLSConfigError as error:
+        parser.error(str(error))  # one line and exit status 2, no traceback
+    http_protocol, ws_protocol = guarded_protocols(settings, tls)  # uvicorn gets no ssl: see there
     app.state.connection_guard = http_protocol.holder.guard()
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # TLS needs asyncio's loop: uvloop reads a new connection before the guard can pause it
+        # to start TLS (transport/connection_guard/tls.py).
+        loop="asyncio" if tls else "auto",
         # A 15 MiB audio append is ~21 MB of base64: uvicorn's 16 MiB default would cut it off.
         ws_max_size=WS_MAX_SIZE,
-        # Request deadline, header limit, connection limits, bounded closes: see the module.
+        # Request deadline, header limit, connection limits, bounded closes: see the package.
         # The WebSocket protocol also parses reads in fair shares (transport/ws_protocol.py).
         http=http_protocol,
         ws=ws_protocol,

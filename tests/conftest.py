@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -31,16 +32,22 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """``python main.py`` in a subprocess, on a free port, torn down at the end."""
+    """``python main.py`` in a subprocess, on a free port, torn down at the end.
+
+    With ``cafile`` (the certificate of a server started with ``REALTIME_SSL_CERTFILE`` and
+    ``REALTIME_SSL_KEYFILE``) the base URL is ``https://`` and the health checks trust that file.
+    """
 
     def __init__(
         self,
         env: dict[str, str] | None = None,
         profile: str = "mock",
         preexec_fn: Callable[[], None] | None = None,
+        cafile: Path | None = None,
     ) -> None:
         self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ssl_context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
+        self.base_url = f"{'https' if cafile else 'http'}://127.0.0.1:{self.port}"
         self.log_path = ROOT / ".pytest_logs" / f"server-{self.port}.log"
         self.log_path.parent.mkdir(exist_ok=True)
         full_env = {**os.environ, "REALTIME_LOG_LEVEL": "info", **(env or {})}
@@ -67,7 +74,8 @@ class ServerProcess:
         raise RuntimeError(f"server did not start: {self.log_path.read_text()[-3000:]}")
 
     def health(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.base_url}/health", timeout=2) as reply:
+        url = f"{self.base_url}/health"
+        with urllib.request.urlopen(url, timeout=2, context=self.ssl_context) as reply:
             return json.loads(reply.read())
 
     def log(self) -> str:

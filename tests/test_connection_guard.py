@@ -1,4 +1,4 @@
-"""What a client can cost the server at the HTTP layer (transport/connection_guard.py): silent and
+"""What a client can cost the server at the HTTP layer (transport/connection_guard/): silent and
 slowloris connections, the connection limits, oversized headers, and shutdown with a client that
 does not read. Unit tests of the guard's bookkeeping first, then live servers on loopback."""
 
