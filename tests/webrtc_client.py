@@ -25,6 +25,7 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, AudioResampler
 
 from tests.realtime_client import InvariantChecker, validate_server_event
+from transport.webrtc.audio_in import shorten_jitter_buffer
 
 RATE = 24000
 FRAME_SAMPLES = 480  # 20 ms
@@ -46,8 +47,8 @@ class MicrophoneTrack(MediaStreamTrack):
         self._start: float | None = None
         self._timestamp = 0
         self._drained: asyncio.Event | None = None
-        self.last_speech_sent_at: float | None = None
-        """Wall time (perf_counter) of the last queued frame leaving, for latency figures."""
+        self.sent_at: list[float] = []
+        """When each queued frame left (``time.perf_counter``), in order: for latency figures."""
 
     def say(self, pcm: bytes) -> None:
         """Queue PCM16 24 kHz mono to send (cut into 20 ms frames, the last one padded)."""
@@ -74,7 +75,7 @@ class MicrophoneTrack(MediaStreamTrack):
                 await asyncio.sleep(due - now)
         if self._pending:
             chunk = self._pending.popleft()
-            self.last_speech_sent_at = time.perf_counter()
+            self.sent_at.append(time.perf_counter())
             if not self._pending and self._drained is not None:
                 self._drained.set()
         else:
@@ -121,7 +122,12 @@ class ReceivedAudio:
 class WebRTCTestClient:
     """One call to the server, from the client side."""
 
-    def __init__(self, *, speed: float = 1.0, with_audio: bool = True) -> None:
+    def __init__(
+        self, *, speed: float = 1.0, with_audio: bool = True, jitter_prefetch: int | None = None
+    ) -> None:
+        """``jitter_prefetch``: packets the receiver holds before decoding (aiortc's default is
+        4, 80 ms; the benchmark uses 1, like the server, to time the transport alone)."""
+        self.jitter_prefetch = jitter_prefetch
         self.pc = RTCPeerConnection()
         self.mic = MicrophoneTrack(speed)
         if with_audio:
@@ -142,6 +148,9 @@ class WebRTCTestClient:
     async def offer(self) -> str:
         """Create the offer (ICE candidates gathered) and return its SDP."""
         await self.pc.setLocalDescription(await self.pc.createOffer())
+        if self.jitter_prefetch is not None:
+            for transceiver in self.pc.getTransceivers():
+                shorten_jitter_buffer(transceiver.receiver, self.jitter_prefetch)
         return self.pc.localDescription.sdp
 
     async def connect(

@@ -11,12 +11,29 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from aiortc import MediaStreamTrack
+from aiortc import MediaStreamTrack, RTCRtpReceiver
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, AudioResampler
 from loguru import logger
 
 TRACK_RATE = 24000
+JITTER_PREFETCH = 1
+"""Complete packets aiortc holds before decoding (its default for audio is 4: 80 ms)."""
+
+
+def shorten_jitter_buffer(receiver: RTCRtpReceiver, prefetch: int = JITTER_PREFETCH) -> None:
+    """Decode the peer's audio after one packet instead of four: 60 ms sooner to the VAD.
+
+    aiortc's audio receiver keeps 4 complete packets before it decodes the oldest, which only
+    helps with packets arriving out of order (it does not pace playout), and costs 60 ms on every
+    turn end here. It has no option for it, so the buffer (a private attribute of aiortc 1.16,
+    pinned) is replaced before the first packet arrives; if aiortc changes, this does nothing.
+    """
+    attribute = "_RTCRtpReceiver__jitter_buffer"
+    current = getattr(receiver, attribute, None)
+    if isinstance(current, JitterBuffer) and current.capacity == 16:
+        setattr(receiver, attribute, JitterBuffer(capacity=16, prefetch=prefetch))
 
 
 class InboundAudio:

@@ -41,7 +41,7 @@ from protocol.validation import parse_client_event
 from realtime_session import RealtimeSession
 from realtime_session.signals import Signal
 from transport.driver import SessionDriver
-from transport.webrtc.audio_in import start_reading
+from transport.webrtc.audio_in import shorten_jitter_buffer, start_reading
 from transport.webrtc.audio_out import OutputAudioTrack
 from transport.webrtc.datachannel import DataChannelEvents
 from transport.webrtc.ice import rtc_ice_servers
@@ -112,7 +112,10 @@ class RealtimeCall:
         pc.on("track", self._on_track)
         pc.on("connectionstatechange", self._on_connection_state)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        if any(transceiver.kind == "audio" for transceiver in pc.getTransceivers()):
+        audio = [t for t in pc.getTransceivers() if t.kind == "audio"]
+        for transceiver in audio:
+            shorten_jitter_buffer(transceiver.receiver)
+        if audio:
             pc.addTrack(self.output)
         self.events.expect_channel(pc.sctp is not None)
         await pc.setLocalDescription(await pc.createAnswer())
