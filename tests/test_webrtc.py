@@ -186,6 +186,27 @@ async def test_the_older_endpoint_takes_an_sdp_body_and_the_model(server) -> Non
         await client.close()
 
 
+async def test_a_beta_client_gets_the_beta_dialect_on_the_channel(server) -> None:
+    client = WebRTCTestClient()
+    try:
+        reply = await client.connect(
+            server.base_url,
+            path="/v1/realtime?model=gpt-4o-realtime-preview",
+            headers={"OpenAI-Beta": "realtime=v1"},
+        )
+        assert reply.status_code == 201
+        created = await client.next_raw_event()
+        assert created["type"] == "session.created"
+        assert sorted(created["session"]["modalities"]) == ["audio", "text"]
+        assert created["session"]["input_audio_format"] == "pcm16"
+        await client.send({"type": "session.update", "session": {"modalities": ["text"]}})
+        updated = await client.next_raw_event()
+        assert updated["type"] == "session.updated"
+        assert updated["session"]["modalities"] == ["text"]
+    finally:
+        await client.close()
+
+
 # --- audio both ways ------------------------------------------------------------------------
 
 
@@ -265,6 +286,20 @@ async def test_speech_during_playback_clears_it_and_truncates(server) -> None:
         truncated = await client.wait_for("conversation.item.truncated")
         full_ms = MOCK_MS_PER_CHARACTER * len("You said: " + LONG_TEXT)
         assert 500 <= truncated["audio_end_ms"] < full_ms - 2000
+
+
+async def test_an_event_too_large_for_the_channel_becomes_an_error(server) -> None:
+    async with call(server) as client:
+        await client.send(user_text(LONG_TEXT))
+        await client.send({"type": "response.create"})
+        done = await client.wait_for("response.done")
+        item_id = done["response"]["output"][0]["id"]  # ~10 s of audio: ~640 KB of base64
+        await client.send({"type": "conversation.item.retrieve", "item_id": item_id})
+        error = await client.wait_for("error")
+        assert error["error"]["code"] == "event_too_large"
+        assert "conversation.item.retrieved" in error["error"]["message"]
+        # The session goes on.
+        await client.update_session(instructions="still here")
 
 
 # --- the end of a call ------------------------------------------------------------------------

@@ -160,11 +160,14 @@ class WebRTCTestClient:
         key: str | None = None,
         path: str = "/v1/realtime/calls",
         session: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> httpx.Response:
         """Post the offer; on 201 apply the answer and wait for the data channel to open."""
         sdp = await self.offer()
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        headers = dict(headers or {})
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
         async with httpx.AsyncClient(base_url=base_url, timeout=timeout) as http:
             if session is None:
                 headers["Content-Type"] = "application/sdp"
@@ -193,10 +196,15 @@ class WebRTCTestClient:
         self.channel.send(json.dumps(event))
 
     async def next_event(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-        """The next server event, validated."""
-        event = json.loads(await asyncio.wait_for(self._inbox.get(), timeout))
+        """The next server event, validated (GA; ``next_raw_event`` for a beta call)."""
+        event = await self.next_raw_event(timeout)
         validate_server_event(event)
         self.invariants.check(event)
+        return event
+
+    async def next_raw_event(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+        """The next server event, parsed but not validated."""
+        event: dict[str, Any] = json.loads(await asyncio.wait_for(self._inbox.get(), timeout))
         self.events.append(event)
         return event
 
