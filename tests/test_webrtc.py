@@ -31,6 +31,7 @@ from tests.realtime_client import RealtimeTestClient, sdk_client
 from tests.webrtc_client import RATE, WebRTCTestClient
 
 KEY = "sk-real-key"
+APP_ORIGIN = "https://app.example.com"
 WAIT_S = 15.0
 MOCK_MS_PER_CHARACTER = 20
 LONG_TEXT = " ".join(["talking"] * 60)  # the mock reply repeats it: ~10 s of audio
@@ -48,6 +49,7 @@ def strict_server() -> Iterator[ServerProcess]:
             "REALTIME_MAX_SESSIONS": "1",
             "REALTIME_WEBRTC_PEER_TIMEOUT_S": "2",
             "REALTIME_DEBUG_ENDPOINTS": "true",
+            "REALTIME_ALLOWED_ORIGINS": APP_ORIGIN,
         }
     )
     yield process
@@ -380,6 +382,38 @@ async def test_refusals_are_json_errors_and_allocate_nothing(strict_server) -> N
     after = await asyncio.to_thread(_get, stats_url)
     assert after["active_sessions"] == 0
     assert after["tasks"] <= before["tasks"]
+
+
+async def test_browsers_get_cors_for_the_allowed_origins_only(strict_server) -> None:
+    preflight_headers = {
+        "Origin": APP_ORIGIN,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    async with httpx.AsyncClient(base_url=strict_server.base_url, timeout=WAIT_S) as http:
+        allowed = await http.options("/v1/realtime/calls", headers=preflight_headers)
+        assert allowed.status_code == 204
+        assert allowed.headers["access-control-allow-origin"] == APP_ORIGIN
+        assert "POST" in allowed.headers["access-control-allow-methods"]
+        assert allowed.headers["access-control-allow-headers"] == "authorization,content-type"
+        other = {**preflight_headers, "Origin": "https://evil.example.com"}
+        refused = await http.options("/v1/realtime/calls", headers=other)
+        assert refused.status_code == 403
+    offer = await WebRTCTestClient().offer()
+    headers = {"Content-Type": "application/sdp", "Origin": "https://evil.example.com"}
+    reply = await post(strict_server, "/v1/realtime/calls", content=offer, headers=headers)
+    assert_error(reply, 403, "origin_not_allowed")
+    client = WebRTCTestClient()
+    try:
+        reply = await client.connect(
+            strict_server.base_url, key=KEY, headers={"Origin": APP_ORIGIN}
+        )
+        assert reply.status_code == 201
+        assert reply.headers["access-control-allow-origin"] == APP_ORIGIN
+        assert reply.headers["access-control-expose-headers"] == "Location"
+    finally:
+        await client.close()
+    await no_sessions(strict_server)
 
 
 async def test_calls_and_websockets_share_the_session_cap(strict_server) -> None:

@@ -8,6 +8,11 @@
 - ``POST /v1/realtime/calls/{id}/hangup``: end a call (a real key when authentication is on).
 - ``WS /v1/realtime?call_id=...``: the sideband (:func:`join_call`; ``main.py`` routes it here).
 
+Browsers post the offer from the app's own page, so the endpoints answer CORS (the preflight
+``OPTIONS``, ``Access-Control-Allow-Origin`` and ``Location`` exposed) for the origins
+``REALTIME_ALLOWED_ORIGINS`` allows (any when it is empty), and refuse other origins with 403, as
+the WebSocket handshake does.
+
 Refusals are the real API's JSON errors, and leave nothing allocated: 401 ``invalid_api_key``,
 400 ``invalid_offer`` (an SDP offer aiortc cannot take), 400 with the ``session.update`` error for
 a bad ``session`` part, 429 ``session_limit_reached`` when ``REALTIME_MAX_SESSIONS`` sessions
@@ -62,19 +67,63 @@ def _error(status: int, code: str | None, message: str, param: str | None = None
     return JSONResponse({"error": error}, status_code=status)
 
 
+# --- CORS ---------------------------------------------------------------------------------------
+
+
+def _cors(request: Request) -> dict[str, str] | None:
+    """CORS headers for the request's origin; ``None`` for an origin that is not allowed."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return {}
+    allowed = request.app.state.settings.origin_list()
+    if allowed and origin.rstrip("/") not in allowed:
+        return None
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "Location",
+        "Vary": "Origin",
+    }
+
+
+def _with_cors(request: Request, response: Response) -> Response:
+    response.headers.update(_cors(request) or {})
+    return response
+
+
+@router.options("/v1/realtime/calls")
+@router.options("/v1/realtime")
+@router.options("/v1/realtime/calls/{call_id}/hangup")
+async def preflight(request: Request) -> Response:
+    """The browser's CORS preflight for a POST with ``Authorization`` and ``application/sdp``."""
+    headers = _cors(request)
+    if headers is None:
+        return _error(403, "origin_not_allowed", "This origin may not call this server.")
+    requested = request.headers.get("access-control-request-headers")
+    headers.update(
+        {
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": requested or "authorization, content-type, openai-beta",
+            "Access-Control-Max-Age": "600",
+        }
+    )
+    return Response(status_code=204, headers=headers)
+
+
 # --- POST /v1/realtime/calls ------------------------------------------------------------------
 
 
 @router.post("/v1/realtime/calls")
 async def create_call(request: Request) -> Response:
     """Start a WebRTC call: SDP offer in, SDP answer out."""
-    return await _create_call(request)
+    if _cors(request) is None:
+        return _error(403, "origin_not_allowed", "This origin may not call this server.")
+    return _with_cors(request, await _create_call(request))
 
 
 @router.post("/v1/realtime")
 async def create_call_legacy(request: Request) -> Response:
     """The older endpoint: ``POST /v1/realtime?model=...`` with an ``application/sdp`` body."""
-    return await _create_call(request)
+    return await create_call(request)
 
 
 async def _create_call(request: Request) -> Response:
@@ -223,6 +272,12 @@ def _forget(state: Any, call: RealtimeCall) -> None:
 @router.post("/v1/realtime/calls/{call_id}/hangup")
 async def hangup_call(call_id: str, request: Request) -> Response:
     """End a call; everything it held is freed before the reply."""
+    if _cors(request) is None:
+        return _error(403, "origin_not_allowed", "This origin may not call this server.")
+    return _with_cors(request, await _hangup(call_id, request))
+
+
+async def _hangup(call_id: str, request: Request) -> Response:
     auth = request.app.state.auth
     if auth.enabled and not auth.is_api_key(presented_key(request.headers, [])):
         return _error(401, "invalid_api_key", INVALID_KEY)
