@@ -209,6 +209,22 @@ async def test_a_beta_client_gets_the_beta_dialect_on_the_channel(server) -> Non
         await client.close()
 
 
+async def test_an_offer_without_audio_gets_events_only(server) -> None:
+    client = WebRTCTestClient(with_audio=False)
+    try:
+        reply = await client.connect(server.base_url)
+        assert reply.status_code == 201
+        assert "m=audio" not in reply.text
+        await client.wait_for("session.created")
+        await client.send(user_text("hello"))
+        await client.send({"type": "response.create"})
+        done = await client.wait_for("response.done")
+        stopped = await client.wait_for("output_audio_buffer.stopped")  # nothing to wait for
+        assert stopped["response_id"] == done["response"]["id"]
+    finally:
+        await client.close()
+
+
 # --- audio both ways ------------------------------------------------------------------------
 
 

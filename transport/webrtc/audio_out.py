@@ -69,8 +69,14 @@ class OutputAudioTrack(MediaStreamTrack):
         self._playing: dict[str, _Playing] = {}
         self._start: float | None = None
         self._timestamp = 0
+        self._discard = False
         self.sent_ms = 0.0
         """Audio (not silence) sent on the track so far, for stats and tests."""
+
+    def discard(self) -> None:
+        """The call has no audio to send on (an offer without audio): count audio as played at
+        once instead of keeping it, so the buffer events still come and nothing piles up."""
+        self._discard = True
 
     # --- the core's commands (called by the driver, in order) -----------------------------------
 
@@ -82,6 +88,8 @@ class OutputAudioTrack(MediaStreamTrack):
             case EndAudio(response_id):
                 state = self._playing.get(response_id)
                 if state is not None:
+                    if state.converter is not None:  # what the resampler still holds back
+                        self._enqueue(response_id, state, state.converter.flush())
                     state.ended = True
                     if state.queued == 0:
                         self._stopped(response_id)
@@ -94,7 +102,12 @@ class OutputAudioTrack(MediaStreamTrack):
             converter = None if fmt == PCM24K else InputAudioConverter(fmt, SAMPLE_RATE)
             state = self._playing[response_id] = _Playing(item_id, converter)
         pcm = audio if state.converter is None else state.converter.convert(audio)
-        if pcm:
+        self._enqueue(response_id, state, pcm)
+
+    def _enqueue(self, response_id: str, state: _Playing, pcm: bytes) -> None:
+        if self._discard:
+            state.played += len(pcm)
+        elif pcm:
             state.queued += len(pcm)
             self._queue.append((response_id, pcm))
 

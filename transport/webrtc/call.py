@@ -49,9 +49,10 @@ from transport.webrtc.registry import new_call_id
 from transport.webrtc.sideband import Sideband
 from transport.websocket import driver_limits, session_limits
 
-WATCH_INTERVAL_S = 0.5
+WATCH_INTERVAL_S = 1.0
 DRAIN_TIMEOUT_S = 1.0
 TEARDOWN_TIMEOUT_S = 5.0
+"""Each step of the teardown (the pipeline, the peer connection) gets this long at most."""
 
 
 class RealtimeCall:
@@ -117,6 +118,8 @@ class RealtimeCall:
             shorten_jitter_buffer(transceiver.receiver)
         if audio:
             pc.addTrack(self.output)
+        else:
+            self.output.discard()  # no audio m-line: nothing will ever pull the track
         self.events.expect_channel(pc.sctp is not None)
         await pc.setLocalDescription(await pc.createAnswer())
         description = pc.localDescription
@@ -205,19 +208,23 @@ class RealtimeCall:
         finally:
             for task in [*waiting, *self._tasks]:
                 task.cancel()
-            try:
-                await asyncio.wait_for(self._teardown(driver), TEARDOWN_TIMEOUT_S)
-            except Exception:
-                logger.exception(f"call {self.id}: teardown did not finish cleanly")
+            await self._teardown(driver)
             self._finish()
 
     async def _teardown(self, driver: SessionDriver) -> None:
-        await driver.close()
-        await self.events.drain(DRAIN_TIMEOUT_S)
+        """Free everything, each step bounded, so one stuck step cannot keep the others."""
+        try:
+            await asyncio.wait_for(driver.close(), TEARDOWN_TIMEOUT_S)
+        except Exception:
+            logger.exception(f"call {self.id}: the session's pipeline did not close cleanly")
+        await self.events.drain(DRAIN_TIMEOUT_S)  # the last events (an error) reach the peer
         for sideband in list(self._sidebands):
             sideband.end()
         self.output.stop()
-        await self._pc.close()
+        try:
+            await asyncio.wait_for(self._pc.close(), TEARDOWN_TIMEOUT_S)
+        except Exception:
+            logger.exception(f"call {self.id}: the peer connection did not close cleanly")
 
     def _finish(self) -> None:
         if not self._closed.is_set():

@@ -22,6 +22,7 @@ up when it does not even parse.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from typing import Any
@@ -58,8 +59,7 @@ def calls_of(state: Any) -> CallRegistry[RealtimeCall]:
 
 async def hang_up_all(state: Any) -> None:
     """End every call (server shutdown)."""
-    for call in calls_of(state).all():
-        await call.hangup()
+    await asyncio.gather(*(call.hangup() for call in calls_of(state).all()))
 
 
 def _error(status: int, code: str | None, message: str, param: str | None = None) -> JSONResponse:
