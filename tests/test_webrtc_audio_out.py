@@ -9,12 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from av import CodecContext, Packet
 
 from audio_utils import PCM24K, PCMU, ulaw_encode
 from realtime_session import ClearAudio, EndAudio, PlayAudio
 from realtime_session.signals import PlaybackCleared, PlaybackStopped
 from tests.helpers_audio import tone_pcm16
-from transport.webrtc.audio_out import FRAME_SAMPLES, SAMPLE_RATE, OutputAudioTrack
+from transport.webrtc.audio_out import (
+    FRAME_SAMPLES,
+    SAMPLE_RATE,
+    TIME_BASE,
+    OutputAudioTrack,
+    sends_opus,
+)
 
 
 def track() -> tuple[OutputAudioTrack, list[Any]]:
@@ -85,3 +92,26 @@ async def test_without_an_audio_transceiver_audio_counts_as_played() -> None:
     out.execute(PlayAudio("resp_1", "item_1", tone_pcm16(200), PCM24K))
     out.execute(ClearAudio())
     assert reports == [PlaybackCleared("resp_1", "item_1", 200.0)]
+
+
+async def test_with_opus_negotiated_the_track_hands_aiortc_encoded_packets() -> None:
+    out, _ = track()
+    out.encode_opus()
+    out.execute(PlayAudio("resp_1", "item_1", tone_pcm16(200, hz=440), PCM24K))
+    decoder = CodecContext.create("libopus", "r")
+    decoded = bytearray()
+    for index in range(10):
+        packet = await out.recv()
+        assert isinstance(packet, Packet)
+        assert packet.pts == index * FRAME_SAMPLES
+        assert packet.time_base == TIME_BASE
+        for frame in decoder.decode(packet):
+            decoded += frame.to_ndarray().astype(np.int16).tobytes()
+    assert np.abs(np.frombuffer(bytes(decoded), dtype=np.int16)).max() > 1000
+
+
+def test_the_answer_says_whether_opus_is_sent() -> None:
+    opus = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 0\r\n"
+    opus += "a=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\n"
+    assert sends_opus(opus)
+    assert not sends_opus(opus.replace("111 0", "0 111"))

@@ -1,13 +1,19 @@
 """The call's outbound audio: a track that plays the responses' audio in real time.
 
-Over WebRTC the server, not the client, decides when audio is heard, so this track is the
-session's output audio buffer. The core hands it audio (``PlayAudio``), tells it when a response
-has no more (``EndAudio``) and when to drop everything (``ClearAudio``); aiortc pulls a 20 ms frame
-from :meth:`OutputAudioTrack.recv` whenever one is due (paced against the wall clock, silence when
-the buffer is empty) and encodes it as Opus. Because the track knows exactly how much of each
-response it has sent, it is what reports playback back to the core: ``PlaybackStopped`` when a
-finished response has been played out, ``PlaybackCleared`` with the milliseconds sent when a
-response was cut off (so the core truncates the item to what the user could have heard).
+Over WebRTC the server, not the client, decides when audio is heard, so this track is the session's
+output audio buffer. The core hands it audio (``PlayAudio``), tells it when a response has no more
+(``EndAudio``) and when to drop everything (``ClearAudio``); aiortc pulls a 20 ms frame from
+:meth:`OutputAudioTrack.recv` whenever one is due (paced against the wall clock, silence when the
+buffer is empty). Because the track knows exactly how much of each response it has sent, it is what
+reports playback back to the core: ``PlaybackStopped`` when a finished response has been played out,
+``PlaybackCleared`` with the milliseconds sent when a response was cut off (so the core truncates
+the item to what the user could have heard).
+
+When Opus is negotiated (every browser offers it first) the track encodes each frame itself, as
+speech-tuned 24 kHz mono Opus, and hands aiortc the packet: left to aiortc, every 20 ms frame
+would be resampled to 48 kHz stereo and encoded at 96 kbit/s in a worker thread, a thread hand-off
+per frame that cost more CPU than the encoding (``bench/README.md``, *WebRTC*). Other codecs (G.711)
+get PCM frames and aiortc's encoder.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
-from av import AudioFrame
+from aiortc.sdp import SessionDescription
+from av import AudioFrame, CodecContext, Packet
+from av.audio.codeccontext import AudioCodecContext
 
 from audio_utils import PCM24K, AudioFormat, InputAudioConverter
 from realtime_session import ClearAudio, EndAudio, PlayAudio, PlaybackCommand
@@ -33,9 +41,21 @@ FRAME_MS = 20
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000
 FRAME_BYTES = FRAME_SAMPLES * 2
 TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
+OPUS_BITRATE = 32000
+"""Bits a second for the speech on the track (mono, 24 kHz audio bandwidth): plenty for a voice."""
 MAX_LATE_S = 0.2
 """If the loop falls this far behind the track's clock, restart the clock instead of sending a
 burst to catch up (the receiver would only drop it from its jitter buffer)."""
+
+
+def sends_opus(answer_sdp: str) -> bool:
+    """Whether the answer's (first) audio section sends Opus: aiortc encodes with the first
+    codec of the section."""
+    for media in SessionDescription.parse(answer_sdp).media:
+        if media.kind == "audio" and media.fmt:
+            first = next((c for c in media.rtp.codecs if c.payloadType == media.fmt[0]), None)
+            return first is not None and first.mimeType.lower() == "audio/opus"
+    return False
 
 
 @dataclass
@@ -70,8 +90,20 @@ class OutputAudioTrack(MediaStreamTrack):
         self._start: float | None = None
         self._timestamp = 0
         self._discard = False
+        self._opus: AudioCodecContext | None = None
         self.sent_ms = 0.0
         """Audio (not silence) sent on the track so far, for stats and tests."""
+
+    def encode_opus(self) -> None:
+        """Opus was negotiated: encode frames here and hand aiortc the packets."""
+        codec = CodecContext.create("libopus", "w")
+        codec.bit_rate = OPUS_BITRATE
+        codec.format = "s16"
+        codec.layout = "mono"
+        codec.sample_rate = SAMPLE_RATE
+        codec.time_base = TIME_BASE
+        codec.options = {"application": "voip"}
+        self._opus = codec
 
     def discard(self) -> None:
         """The call has no audio to send on (an offer without audio): count audio as played at
@@ -124,7 +156,7 @@ class OutputAudioTrack(MediaStreamTrack):
 
     # --- aiortc's side ----------------------------------------------------------------------------
 
-    async def recv(self) -> AudioFrame:
+    async def recv(self) -> AudioFrame | Packet:
         """The next 20 ms frame, when it is due: buffered audio, else silence."""
         if self.readyState != "live":
             raise MediaStreamError
@@ -145,7 +177,15 @@ class OutputAudioTrack(MediaStreamTrack):
         frame.pts = self._timestamp
         frame.time_base = TIME_BASE
         self._timestamp += FRAME_SAMPLES
-        return frame
+        if self._opus is None:
+            return frame
+        packets = self._opus.encode(frame)  # one 20 ms packet per 20 ms frame
+        if not packets:
+            return frame  # never seen; aiortc would encode it
+        packet = packets[0]
+        packet.pts = frame.pts  # the track's own clock (the encoder's starts at its delay)
+        packet.time_base = TIME_BASE
+        return packet
 
     def _take_frame(self) -> bytes:
         """Up to 20 ms from the queue (across responses), padded with silence."""

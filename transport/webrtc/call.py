@@ -42,7 +42,7 @@ from realtime_session import RealtimeSession
 from realtime_session.signals import Signal
 from transport.driver import SessionDriver
 from transport.webrtc.audio_in import shorten_jitter_buffer, start_reading
-from transport.webrtc.audio_out import OutputAudioTrack
+from transport.webrtc.audio_out import OutputAudioTrack, sends_opus
 from transport.webrtc.datachannel import DataChannelEvents
 from transport.webrtc.ice import rtc_ice_servers
 from transport.webrtc.registry import new_call_id
@@ -122,8 +122,10 @@ class RealtimeCall:
             self.output.discard()  # no audio m-line: nothing will ever pull the track
         self.events.expect_channel(pc.sctp is not None)
         await pc.setLocalDescription(await pc.createAnswer())
-        description = pc.localDescription
-        return description.sdp
+        answer: str = pc.localDescription.sdp
+        if audio and sends_opus(answer):
+            self.output.encode_opus()
+        return answer
 
     def start(self) -> None:
         """Open the session (``session.created`` waits for the data channel) and serve it."""
