@@ -2,25 +2,28 @@
 
 Run: ``.venv/bin/python bench/webrtc.py`` (about 4 minutes; ``--help`` for options).
 
-Both phases start a fresh ``main.py --profile mock`` per transport, on a free loopback port, and
-drive it the way real clients do: raw ``websockets`` (``input_audio_buffer.append`` events, as the
+Each phase starts a fresh ``main.py --profile mock`` per transport, on a free loopback port, and
+drives it the way real clients do: raw ``websockets`` (``input_audio_buffer.append`` events, as the
 SDK sends them) and an aiortc peer (``tests/webrtc_client.py``: a microphone track and the
 ``oai-events`` channel, like a browser). Audio is sent in 20 ms frames paced in real time on both.
 
 1. **First-audio latency** (one session at a time, default ``server_vad``): each speech clip of
    ``tests/fixtures/audio`` is sent, then 1.5 s of silence. The clock starts when the client sends
    the 20 ms frame holding the clip's end of speech (the manifest's last speech segment) and stops
-   at the first reply audio: the first ``response.output_audio.delta`` over WebSocket, the first
-   non-silent frame decoded from the server's track over WebRTC (after RTP, the client's jitter
-   buffer and Opus decoding: what a browser would play). Both include the VAD's 200 ms silence
-   window and the (instant) mock pipeline, so their difference is the transport's. Also reported:
-   ``speech_stopped`` on each transport (the event path alone) and ``output_audio_buffer.started``.
-2. **Server CPU per session**: ``--sessions`` sessions at once, each streaming the clips (with 1 s
-   of silence after each) for ``--seconds``, with default ``server_vad`` so every turn is answered.
-   Server CPU = utime + stime of the server process over the streaming window (``/proc``), per
-   session, in % of one core; RSS growth per session. Over WebRTC that includes SRTP, Opus
-   decoding of the microphone, and Opus encoding of the outbound track, which runs all the time
-   (silence between replies), as a WebRTC peer's does.
+   at the first reply audio of the clip's last turn (hello_joke is more than one VAD turn): the
+   first ``response.output_audio.delta`` over WebSocket, the first non-silent frame decoded from the
+   server's track over WebRTC (after RTP and Opus decoding; the client decodes each packet on
+   arrival like the server does, ``--aiortc-jitter-buffer`` for aiortc's own 4-packet buffer). Both
+   include the VAD's 200 ms silence window and the (instant) mock pipeline, so their difference is
+   the transport's. Also reported: the last ``speech_stopped`` on each transport (the event path
+   alone) and WebRTC's ``output_audio_buffer.started``.
+2. **Server CPU per session**: ``--sessions`` sessions at once, first connected and silent for
+   ``--idle-seconds``, then each streaming the clips (1 s of silence after each) for
+   ``--seconds``, with default ``server_vad`` so every turn is answered. Server CPU = utime +
+   stime of the server process over each window (``/proc``), per session, in % of one core; RSS
+   growth per session. Over WebRTC that includes SRTP, Opus decoding of the microphone and Opus
+   encoding of the outbound track, which runs all the time (silence between replies), as a WebRTC
+   peer's does; an idle WebSocket costs nothing.
 
 Printed side by side with WebRTC / WebSocket ratios; written to ``bench/results/webrtc.json``.
 """
@@ -129,8 +132,8 @@ async def ws_turn(server: c.ServerProcess, name: str) -> Turn:
 # --- latency over WebRTC ----------------------------------------------------------------------
 
 
-async def rtc_turn(server: c.ServerProcess, name: str, prefetch: int) -> Turn:
-    client = WebRTCTestClient(jitter_prefetch=prefetch)
+async def rtc_turn(server: c.ServerProcess, name: str, on_arrival: bool) -> Turn:
+    client = WebRTCTestClient(decode_on_arrival=on_arrival)
     try:
         reply = await client.connect(server.base_url)
         if reply.status_code != 201:
@@ -170,7 +173,7 @@ async def latency_phase(transport: str, args: argparse.Namespace) -> list[Turn]:
         async def measure(name: str) -> Turn:
             if transport == "websocket":
                 return await ws_turn(server, name)
-            return await rtc_turn(server, name, args.client_prefetch)
+            return await rtc_turn(server, name, not args.aiortc_jitter_buffer)
 
         await measure(c.SPEECH_CLIPS[0])  # warm-up (lazy imports, the first pipeline)
         for _ in range(args.passes):
@@ -199,6 +202,8 @@ class Load:
     sessions: int
     seconds: float
     cpu_s: float = 0.0
+    idle_cpu_s: float = 0.0
+    idle_seconds: float = 0.0
     rss_before: int = 0
     rss_after: int = 0
     responses: int = 0
@@ -207,6 +212,12 @@ class Load:
     @property
     def cpu_pct_per_session(self) -> float:
         return self.cpu_s / self.seconds / self.sessions * 100
+
+    @property
+    def idle_cpu_pct_per_session(self) -> float:
+        if not self.idle_seconds:
+            return 0.0
+        return self.idle_cpu_s / self.idle_seconds / self.sessions * 100
 
     @property
     def rss_mib_per_session(self) -> float:
@@ -218,6 +229,8 @@ class Load:
             "seconds": self.seconds,
             "server_cpu_s": round(self.cpu_s, 3),
             "server_cpu_pct_per_session": round(self.cpu_pct_per_session, 3),
+            "idle_seconds": self.idle_seconds,
+            "idle_server_cpu_pct_per_session": round(self.idle_cpu_pct_per_session, 3),
             "rss_mib_per_session": round(self.rss_mib_per_session, 2),
             "responses_done": self.responses,
             "client_cpu_pct": round(self.client_cpu_s / self.seconds * 100, 1),
@@ -291,9 +304,12 @@ class RtcSession:
         await self._client.close()
 
 
-async def load_phase(transport: str, sessions: int, seconds: float, log_level: str) -> Load:
-    """Open ``sessions`` sessions, then stream ``seconds`` on all of them; measure the server."""
-    load = Load(transport, sessions, seconds)
+async def load_phase(
+    transport: str, sessions: int, seconds: float, idle_seconds: float, log_level: str
+) -> Load:
+    """Open ``sessions`` sessions, leave them idle for ``idle_seconds``, then stream
+    ``seconds`` on all of them; measure the server in both windows."""
+    load = Load(transport, sessions, seconds, idle_seconds=idle_seconds)
     env = {"REALTIME_MAX_SESSIONS": str(sessions + 10)}
     label = f"webrtc-load-{transport}"
     with c.ServerProcess("mock", env=env, log_level=log_level, label=label) as server:
@@ -302,6 +318,10 @@ async def load_phase(transport: str, sessions: int, seconds: float, log_level: s
         opened = [kind(server, load) for _ in range(sessions)]
         for session in opened:  # one by one: set-up is not what is measured
             await session.open()
+        await asyncio.sleep(1.0)
+        idle0 = c.cpu_seconds(server.pid)
+        await asyncio.sleep(idle_seconds)  # connected, nobody talking (WebRTC: silence both ways)
+        load.idle_cpu_s = c.cpu_seconds(server.pid) - idle0
         audio = playlist(seconds)
         start = time.perf_counter() + 1.0
         stagger = 1.0 / sessions  # the sessions' turns do not all end at once
@@ -377,6 +397,11 @@ def load_report(ws: Load, rtc: Load) -> None:
     print(f"{'':<40}{'WebSocket':>12}{'WebRTC':>12}{'ratio':>9}")
     rows = [
         ("server CPU per session (% of a core)", ws.cpu_pct_per_session, rtc.cpu_pct_per_session),
+        (
+            "  idle, connected (% of a core)",
+            ws.idle_cpu_pct_per_session,
+            rtc.idle_cpu_pct_per_session,
+        ),
         ("server RSS growth per session (MiB)", ws.rss_mib_per_session, rtc.rss_mib_per_session),
         ("responses completed", float(ws.responses), float(rtc.responses)),
         (
@@ -397,8 +422,9 @@ async def main(args: argparse.Namespace) -> None:
     rtc_turns = await latency_phase("webrtc", args)
     latency = latency_report(ws_turns, rtc_turns)
     print(f"\nload: {args.sessions} sessions x {args.seconds:g} s per transport")
-    ws_load = await load_phase("websocket", args.sessions, args.seconds, args.log_level)
-    rtc_load = await load_phase("webrtc", args.sessions, args.seconds, args.log_level)
+    phase = (args.sessions, args.seconds, args.idle_seconds, args.log_level)
+    ws_load = await load_phase("websocket", *phase)
+    rtc_load = await load_phase("webrtc", *phase)
     load_report(ws_load, rtc_load)
     busy = c.busy_neighbours()
     if busy:
@@ -427,11 +453,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=6, help="concurrent sessions (CPU)")
     parser.add_argument("--seconds", type=float, default=30.0, help="streaming time (CPU)")
     parser.add_argument(
-        "--client-prefetch",
-        type=int,
-        default=1,
-        help="packets the WebRTC client's jitter buffer holds before decoding (aiortc's own "
-        "default is 4, i.e. +60 ms; the server uses 1)",
+        "--idle-seconds", type=float, default=10.0, help="connected-but-silent time (CPU)"
+    )
+    parser.add_argument(
+        "--aiortc-jitter-buffer",
+        action="store_true",
+        help="the WebRTC client keeps aiortc's own jitter buffer (4 packets held before "
+        "decoding: +80-100 ms) instead of decoding on arrival like the server",
     )
     parser.add_argument("--log-level", default="warning", help="the servers' log level")
     return parser.parse_args()

@@ -41,7 +41,7 @@ from protocol.validation import parse_client_event
 from realtime_session import RealtimeSession
 from realtime_session.signals import Signal
 from transport.driver import SessionDriver
-from transport.webrtc.audio_in import shorten_jitter_buffer, start_reading
+from transport.webrtc.audio_in import decode_on_arrival, start_reading
 from transport.webrtc.audio_out import OutputAudioTrack, sends_opus
 from transport.webrtc.datachannel import DataChannelEvents
 from transport.webrtc.ice import rtc_ice_servers
@@ -115,7 +115,7 @@ class RealtimeCall:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         audio = [t for t in pc.getTransceivers() if t.kind == "audio"]
         for transceiver in audio:
-            shorten_jitter_buffer(transceiver.receiver)
+            decode_on_arrival(transceiver.receiver)
         if audio:
             pc.addTrack(self.output)
         else:

@@ -1,4 +1,5 @@
-"""The outbound track on its own: what it plays, and what it reports back to the core.
+"""The call's audio tracks on their own: what the outbound track plays and reports back to the
+core, and how inbound packets reach the decoder.
 
 No network: frames are pulled from ``recv()`` the way aiortc's sender pulls them, and the
 reports the track would send through the driver are collected.
@@ -9,12 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from aiortc.rtp import RtpPacket
 from av import CodecContext, Packet
 
 from audio_utils import PCM24K, PCMU, ulaw_encode
 from realtime_session import ClearAudio, EndAudio, PlayAudio
 from realtime_session.signals import PlaybackCleared, PlaybackStopped
 from tests.helpers_audio import tone_pcm16
+from transport.webrtc.audio_in import PacketPerFrameBuffer
 from transport.webrtc.audio_out import (
     FRAME_SAMPLES,
     SAMPLE_RATE,
@@ -115,3 +118,21 @@ def test_the_answer_says_whether_opus_is_sent() -> None:
     opus += "a=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\n"
     assert sends_opus(opus)
     assert not sends_opus(opus.replace("111 0", "0 111"))
+
+
+def test_inbound_audio_packets_are_decoded_on_arrival_in_order() -> None:
+    buffer = PacketPerFrameBuffer()
+
+    def add(sequence: int) -> bytes | None:
+        packet = RtpPacket(sequence_number=sequence, timestamp=sequence * 960)
+        packet._data = bytes([sequence % 256])  # what aiortc's receiver depayloaded
+        _, frame = buffer.add(packet)
+        return None if frame is None else frame.data
+
+    assert add(65534) == b"\xfe"  # at once, no waiting for the next packet
+    assert add(65535) == b"\xff"
+    assert add(0) == b"\x00"  # across the wrap
+    assert add(2) == b"\x02"  # a loss is not waited for
+    assert add(1) is None  # late: behind what was decoded
+    assert add(2) is None  # duplicate
+    assert add(3) == b"\x03"
