@@ -128,6 +128,7 @@ def assert_error(reply: httpx.Response, status: int, code: str) -> dict[str, Any
 
 
 async def test_offer_gets_an_sdp_answer_and_the_channel_carries_events(server) -> None:
+    await no_sessions(server)  # what earlier tests on this shared server opened is gone
     client = WebRTCTestClient()
     try:
         reply = await client.connect(server.base_url)
@@ -324,6 +325,7 @@ async def test_an_event_too_large_for_the_channel_becomes_an_error(server) -> No
 
 
 async def test_hangup_frees_the_session(server) -> None:
+    await no_sessions(server)  # what earlier tests on this shared server opened is gone
     client = WebRTCTestClient()
     try:
         reply = await client.connect(server.base_url)
@@ -342,6 +344,7 @@ async def test_hangup_frees_the_session(server) -> None:
 
 
 async def test_a_peer_that_closes_ends_the_call(server) -> None:
+    await no_sessions(server)  # what earlier tests on this shared server opened is gone
     async with call(server):
         assert await active_sessions(server) == 1
     await no_sessions(server, deadline_s=5)
