@@ -259,6 +259,36 @@ class Settings(BaseSettings):
         "beyond it gets HTTP 429 until some are used or expire.",
     )
 
+    # --- WebRTC (transport/webrtc/) ------------------------------------------------------------
+    ice_servers: str = Field(
+        "",
+        description="STUN/TURN servers for WebRTC calls: comma-separated URLs "
+        "(stun:host:port,turn:host:port) or a JSON list of RTCIceServer-like objects "
+        '([{"urls": "turn:host:3478", "username": "u", "credential": "p"}]). Empty: host '
+        "candidates only (one machine, a LAN).",
+    )
+    webrtc_connect_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        description="A call whose peer has not connected (ICE + DTLS) this long after the "
+        "answer is ended and its session freed.",
+    )
+    webrtc_peer_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="A connected call that receives nothing from its peer (no audio, no RTCP, "
+        "no data channel traffic) for this long is ended: the peer vanished.",
+    )
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _ice_servers(cls, value: str) -> str:
+        """Refuse a malformed REALTIME_ICE_SERVERS at start-up rather than at the first call."""
+        from transport.webrtc.ice import parse_ice_servers
+
+        parse_ice_servers(value)
+        return value
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -36,6 +36,8 @@ from protocol import ProtocolError
 from transport import RealtimeConnection, choose_subprotocol, wants_beta
 from transport.cors import RealtimeCORS
 from transport.origins import origin_allowed, refusal_reason
+from transport.webrtc import hang_up_all, join_call
+from transport.webrtc import router as webrtc_router
 from web_console import mount_console
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -76,11 +78,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         f"{app.state.services.describe()}"
     )
     yield
+    await hang_up_all(app.state)  # WebRTC calls hold peer connections: end them first
 
 
 app = FastAPI(title="Realtime voice server", lifespan=lifespan)
 app.add_middleware(RealtimeCORS)  # CORS for HTTP under /v1/realtime, by the WebSocket's origin rule
 app.include_router(client_secrets_router)
+# --- WebRTC calls (transport/webrtc/): POST /v1/realtime/calls, .../{id}/hangup, the older
+# POST /v1/realtime?model=...; the sideband WS /v1/realtime?call_id=... is routed in realtime().
+app.include_router(webrtc_router)
 mount_console(app)
 
 
@@ -147,6 +153,9 @@ async def realtime(websocket: WebSocket) -> None:
     if not origin_allowed(origin, settings, keys_set=app.state.auth.enabled):
         logger.info(f"refused a WebSocket from origin {origin!r}: {refusal_reason(settings)}")
         await websocket.close(code=1008)  # before accept: the browser gets HTTP 403
+        return
+    if "call_id" in websocket.query_params:  # a sideband joining a WebRTC call
+        await join_call(websocket, app.state)
         return
     await websocket.accept(subprotocol=choose_subprotocol(offered))
     allowed_in, initial_session = app.state.auth.authenticate(

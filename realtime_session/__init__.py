@@ -4,32 +4,41 @@ from realtime_session.commands import (
     ArmTimer,
     CancelResponse,
     CancelTranscription,
+    ClearAudio,
     Command,
     ConfigureInput,
     DisarmTimer,
+    EndAudio,
     FeedAudio,
     PipelineCommand,
+    PlayAudio,
+    PlaybackCommand,
     StartResponse,
     TimerCommand,
     TranscribeAudio,
 )
 from realtime_session.llm_context import LLMRequest
-from realtime_session.session import Output, RealtimeSession, SessionLimits
+from realtime_session.session import Output, RealtimeSession, SessionLimits, Transport
 
 __all__ = [
     "ArmTimer",
     "CancelResponse",
     "CancelTranscription",
+    "ClearAudio",
     "Command",
     "ConfigureInput",
     "DisarmTimer",
+    "EndAudio",
     "FeedAudio",
     "LLMRequest",
     "Output",
     "PipelineCommand",
+    "PlayAudio",
+    "PlaybackCommand",
     "RealtimeSession",
     "SessionLimits",
     "StartResponse",
     "TimerCommand",
     "TranscribeAudio",
+    "Transport",
 ]

@@ -1,8 +1,9 @@
 """Commands the sans-I/O core hands to its driver, next to the server events it returns.
 
 The core never runs models or clocks itself. The connection (its only driver) keeps the timers
-(:class:`ArmTimer`/:class:`DisarmTimer`) and hands everything else to the session's pipeline,
-which reports back with :mod:`realtime_session.signals`.
+(:class:`ArmTimer`/:class:`DisarmTimer`), hands the playback commands of a WebRTC session
+(:class:`PlayAudio`, :class:`EndAudio`, :class:`ClearAudio`) to its transport, and everything
+else to the session's pipeline; both report back with :mod:`realtime_session.signals`.
 """
 
 from __future__ import annotations
@@ -95,6 +96,31 @@ class DisarmTimer:
     timer: Timer
 
 
+@dataclass(frozen=True, slots=True)
+class PlayAudio:
+    """Queue a response's audio on the transport's output track (WebRTC: the transport, not
+    the client, plays the audio out, so it can tell the core what was actually played)."""
+
+    response_id: str
+    item_id: str
+    audio: bytes
+    audio_format: AudioFormat
+
+
+@dataclass(frozen=True, slots=True)
+class EndAudio:
+    """No more audio will come for this response: report ``PlaybackStopped`` once it is
+    played out (at once if it already is)."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClearAudio:
+    """Stop playing now and drop everything queued; report ``PlaybackCleared`` for each
+    response whose audio was dropped, with how much of it was played."""
+
+
 PipelineCommand = (
     StartResponse
     | CancelResponse
@@ -105,4 +131,7 @@ PipelineCommand = (
 """The commands the connection hands to the session's pipeline."""
 TimerCommand = ArmTimer | DisarmTimer
 """The commands the connection carries out itself."""
-Command = PipelineCommand | TimerCommand
+PlaybackCommand = PlayAudio | EndAudio | ClearAudio
+"""The commands for a transport that plays the output audio itself (WebRTC); only sessions
+created with ``transport="webrtc"`` issue them."""
+Command = PipelineCommand | TimerCommand | PlaybackCommand

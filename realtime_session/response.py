@@ -58,6 +58,9 @@ class Response:
     """Inserts an output item into the conversation and returns its ``previous_item_id``."""
     token_ceiling: int = 4096
     """The most text tokens a response may stream when ``max_output_tokens`` is ``"inf"``."""
+    audio_deltas: bool = True
+    """Send ``response.output_audio.delta`` events; False when the transport plays the audio
+    itself (WebRTC), where the real API sends audio on the track and no deltas."""
     id: str = field(default_factory=lambda: new_id("resp"))
     status: str = "in_progress"
     output: list[ItemRecord] = field(default_factory=list)
@@ -88,6 +91,16 @@ class Response:
     @property
     def is_done(self) -> bool:
         return self.status != "in_progress"
+
+    @property
+    def accepts_audio(self) -> bool:
+        """Whether audio produced now belongs to this response (in progress, audio out)."""
+        return not self.is_done and self.audio_out
+
+    @property
+    def audio_item_id(self) -> str | None:
+        """The id of the message item whose audio is streaming (``None`` before it opens)."""
+        return self._message.id if self._message is not None else None
 
     def to_object(self, *, with_usage: bool = False) -> dict[str, Any]:
         """The ``realtime.response`` object (no audio bytes in its output items)."""
@@ -131,15 +144,15 @@ class Response:
 
     def on_audio(self, audio: bytes) -> Events:
         """A chunk of synthesised audio, already in the response's output format."""
-        if self.is_done or not audio or not self.audio_out:
+        if not audio or not self.accepts_audio:
             return []
         events = self._open_message()
         self._audio += audio
-        events.append(
-            server_event(
-                "response.output_audio.delta", **self._part_ref(), delta=encode_base64_audio(audio)
+        if self.audio_deltas:
+            delta = encode_base64_audio(audio)
+            events.append(
+                server_event("response.output_audio.delta", **self._part_ref(), delta=delta)
             )
-        )
         return events
 
     def on_function_call(self, name: str, arguments: str, call_id: str | None = None) -> Events:

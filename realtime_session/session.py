@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from loguru import logger
 
-from audio_utils import AudioFormat
+from audio_utils import PCM24K, AudioFormat, OutputAudioConverter
 from protocol import ClientEvent, ProtocolError, new_id
-from realtime_session import lifecycle
+from realtime_session import lifecycle, playback
 from realtime_session.commands import (
     ArmTimer,
     CancelResponse,
@@ -34,7 +34,7 @@ from realtime_session.commands import (
 from realtime_session.conversation import Conversation, ItemRecord
 from realtime_session.events import server_event
 from realtime_session.handlers import CLIENT_EVENT_HANDLERS
-from realtime_session.handlers.input_audio import MIN_COMMIT_MS
+from realtime_session.handlers.input_audio import MIN_COMMIT_MS, append_audio
 from realtime_session.handlers.responses import response_options
 from realtime_session.input_buffer import InputAudioBuffer
 from realtime_session.llm_context import LLMRequest, build_messages, estimate_tokens_of
@@ -45,6 +45,9 @@ from realtime_session.signal_handlers import apply_signal
 from realtime_session.signals import IDLE_TIMER, Signal, Timer, TimerKind
 
 Output = dict[str, Any] | Command
+Transport = Literal["websocket", "webrtc"]
+"""What carries the session: over WebRTC the server plays the audio out itself (see
+:mod:`realtime_session.playback`), so there are no audio deltas and an output buffer to clear."""
 DEFAULT_PREFIX_PADDING_MS = 300
 
 
@@ -71,8 +74,10 @@ class RealtimeSession:
         session_type: str = "realtime",
         initial_session: dict[str, Any] | None = None,
         limits: SessionLimits | None = None,
+        transport: Transport = "websocket",
     ) -> None:
         self.limits = limits or SessionLimits()
+        self.transport: Transport = transport
         if initial_session is not None:
             session_type = initial_session.get("type", session_type)
         self.config = SessionConfig(model, session_type)
@@ -87,6 +92,10 @@ class RealtimeSession:
         self.voice_locked = False
         """True once assistant audio exists: the voice can no longer change."""
         self._rate_limits = RateLimitTracker()
+        self.playing: dict[str, str] = {}
+        """WebRTC: responses whose audio is in the transport's output buffer (id -> item id)."""
+        self._track_converter: OutputAudioConverter | None = None
+        self._track_overflow_reported = False
 
     # --- entry points -------------------------------------------------------------------------
 
@@ -105,6 +114,31 @@ class RealtimeSession:
         except Exception:  # a bug must cost one event, never the session
             logger.exception(f"internal error handling {event.type}")
             return [_server_error(event.event_id).to_event()]
+
+    def append_track_audio(self, pcm: bytes) -> list[Output]:
+        """Append input audio from a media track (WebRTC): PCM16 mono at 24 kHz, no base64.
+
+        It takes the path of ``input_audio_buffer.append`` (same buffer, limits and turn
+        detection), converted to the session's input format when that is not 24 kHz PCM.
+        A full buffer is reported once, not for every 20 ms frame, until it has room again.
+        """
+        fmt = self.buffer.format
+        if fmt != PCM24K:
+            if self._track_converter is None or self._track_converter.format != fmt:
+                self._track_converter = OutputAudioConverter(fmt, PCM24K.sample_rate)
+            pcm = self._track_converter.convert(pcm)
+        try:
+            outputs = append_audio(self, pcm)
+        except ProtocolError as error:
+            if self._track_overflow_reported:
+                return []
+            self._track_overflow_reported = True
+            return [error.to_event()]
+        except Exception:
+            logger.exception("internal error appending track audio")
+            return []
+        self._track_overflow_reported = False
+        return outputs
 
     def receive(self, signal: Signal) -> list[Output]:
         """Apply what the pipeline or a timer reported."""
@@ -242,6 +276,7 @@ class RealtimeSession:
             conversation_id=self.conversation.id if options.in_conversation else None,
             add_to_conversation=self.conversation.insert,
             token_ceiling=self.limits.max_output_tokens,
+            audio_deltas=self.transport != "webrtc",
         )
         self.responses[response.id] = response
         context = options.context if options.context is not None else self.conversation.records()
@@ -266,6 +301,7 @@ class RealtimeSession:
         usage = events[-1]["response"]["usage"] if events else None
         if usage:
             outputs.append(self._rate_limits.record(usage["total_tokens"]))
+        outputs += playback.response_closed(self, response.id)
         playback_ms = int(sum(record.audio_ms for record in response.output))
         return outputs + self.step(lifecycle.ResponseClosed(response.id, playback_ms, by_pipeline))
 

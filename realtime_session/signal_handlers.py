@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from protocol import new_id
-from realtime_session import lifecycle
+from realtime_session import lifecycle, playback
 from realtime_session.commands import CancelTranscription, DisarmTimer
 from realtime_session.events import server_event
 from realtime_session.signals import (
+    PlaybackCleared,
+    PlaybackStopped,
     ResponseAudio,
     ResponseDone,
     ResponseFailed,
@@ -38,8 +40,7 @@ def apply_signal(session: RealtimeSession, signal: Signal) -> list[Output]:
     """Route one signal to its handler."""
     match signal:
         case SpeechStarted(epoch, onset_ms):
-            start_ms = max(session.buffer.start_ms, onset_ms - session.prefix_padding_ms())
-            return session.step(lifecycle.SpeechBegan(epoch, new_id("item"), start_ms))
+            return _speech_started(session, epoch, onset_ms)
         case SpeechStopped(epoch, end_ms):
             return session.step(lifecycle.SpeechEnded(epoch, end_ms))
         case TranscriptDelta(item_id, delta):
@@ -66,8 +67,25 @@ def apply_signal(session: RealtimeSession, signal: Signal) -> list[Output]:
                 return []
             events = response.fail(message, code)
             return session.close_response(response, events, by_pipeline=True)
+        case PlaybackStopped(response_id):
+            return playback.stopped(session, response_id)
+        case PlaybackCleared(response_id, item_id, played_ms):
+            return playback.cleared(session, response_id, item_id, played_ms)
         case TimerExpired(timer):
             return _timer_expired(session, timer)
+
+
+def _speech_started(session: RealtimeSession, epoch: int, onset_ms: float) -> list[Output]:
+    """Open a turn; over WebRTC, speech that interrupts also cuts the playback off (barge-in
+    while the reply is still being heard, even when its generation has finished)."""
+    start_ms = max(session.buffer.start_ms, onset_ms - session.prefix_padding_ms())
+    was_open = session.state.speech is not None
+    outputs = session.step(lifecycle.SpeechBegan(epoch, new_id("item"), start_ms))
+    opened = not was_open and session.state.speech is not None
+    interrupts = opened and session.state.settings.interrupt_response
+    if interrupts and session.transport == "webrtc" and session.playing:
+        outputs += playback.clear(session, "turn_detected", cancel_active=False)
+    return outputs
 
 
 def _timer_expired(session: RealtimeSession, timer: Timer) -> list[Output]:
@@ -174,7 +192,10 @@ def _response_audio(session: RealtimeSession, response_id: str, audio: bytes) ->
     response = session.responses.get(response_id)
     if response is None:
         return []
-    events = response.on_audio(audio)
-    if events:
+    if session.transport == "webrtc":
+        outputs = playback.play(session, response, audio)
+    else:
+        outputs = list(response.on_audio(audio))
+    if outputs:
         session.voice_locked = True
-    return list(events)
+    return outputs

@@ -1,10 +1,10 @@
 """What the pipeline and the connection's timers report to the core.
 
-The pipeline never calls into the core: it reports one of these typed signals through the
-connection's channel, and the connection (the core's only driver) applies them in order with
-``RealtimeSession.receive``. Each signal names the response or item it is about; the core drops
-signals about responses that have already ended (a late delta after a cancel, say), so the
-pipeline needs no knowledge of the core's state.
+The pipeline (and a transport that plays audio itself, WebRTC) never calls into the core: it reports
+one of these typed signals through the connection's channel, and the connection (the core's only
+driver) applies them in order with ``RealtimeSession.receive``. Each signal names the response or
+item it is about; the core drops signals about responses that have already ended (a late delta after
+a cancel, say), so the pipeline needs no knowledge of the core's state.
 """
 
 from __future__ import annotations
@@ -99,6 +99,23 @@ class ResponseFailed:
     code: str = "server_error"
 
 
+@dataclass(frozen=True, slots=True)
+class PlaybackStopped:
+    """WebRTC: the transport played a response's audio to the end (after ``EndAudio``)."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackCleared:
+    """WebRTC: the transport dropped a response's unplayed audio (``ClearAudio``); only
+    ``played_ms`` of its item's audio went out on the track."""
+
+    response_id: str
+    item_id: str
+    played_ms: float
+
+
 class TimerKind(Enum):
     """The deadlines the connection keeps for the core."""
 
@@ -140,6 +157,8 @@ Signal = (
     | ResponseFunctionCall
     | ResponseDone
     | ResponseFailed
+    | PlaybackStopped
+    | PlaybackCleared
     | TimerExpired
 )
 """Everything the core can be told besides client events."""

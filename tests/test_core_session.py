@@ -60,8 +60,10 @@ def handle_raw(session: RealtimeSession, raw: str) -> list[Any]:
 class Core:
     """A ``RealtimeSession`` plus helpers that validate everything it emits."""
 
-    def __init__(self, limits: SessionLimits | None = None, **session: Any) -> None:
-        self.session = RealtimeSession(limits=limits)
+    def __init__(
+        self, limits: SessionLimits | None = None, transport: str = "websocket", **session: Any
+    ) -> None:
+        self.session = RealtimeSession(limits=limits, transport=transport)
         self.checker = InvariantChecker()
         self.events: list[dict[str, Any]] = []
         self.started: dict[str, StartResponse] = {}

@@ -6,15 +6,19 @@ pipeline and its timers, and runs one loop over one inbox:
 
 - client frames, put there by the transport's reader (bounded: a reader that gets ahead of the
   driver waits, so a flooding client is slowed down rather than buffered without end);
-- pipeline signals and timer expiries, reported from anywhere without waiting.
+- input audio from a media track (WebRTC), put there by the transport's track reader and
+  applied like an append, in order with the client frames;
+- pipeline signals and timer expiries, reported from anywhere without waiting (and, over
+  WebRTC, what the transport's output track played).
 
-Each item is applied to the core, and what the core returns is dispatched before the next item
-is taken: server events go to the transport's ``emit``, timer commands are kept here, everything
-else is handed to the pipeline. Nothing the pipeline does calls back into the core; it reports,
-and its reports wait their turn in the inbox (ahead of client frames, since they describe things
-that already happened). Turn detection runs inside the dispatch of the audio it analyses, so its
-speech signals are applied before the next client frame, exactly as if they had been
-synchronous, while the transport's reader never waits on a model.
+Each item is applied to the core, and what the core returns is dispatched before the next item is
+taken: server events go to the transport's ``emit``, timer commands are kept here, playback commands
+(WebRTC) go to the transport's ``playback``, everything else is handed to the pipeline. Nothing the
+pipeline does calls back into the core; it reports, and its reports wait their turn in the inbox
+(ahead of client frames, since they describe things that already happened). Turn detection runs
+inside the dispatch of the audio it analyses, so its speech signals are applied before the next
+client frame, exactly as if they had been synchronous, while the transport's reader never waits on a
+model.
 """
 
 from __future__ import annotations
@@ -29,7 +33,17 @@ from typing import Any, Protocol
 from loguru import logger
 
 from protocol import ClientEvent, ProtocolError
-from realtime_session import ArmTimer, DisarmTimer, Output, PipelineCommand, RealtimeSession
+from realtime_session import (
+    ArmTimer,
+    ClearAudio,
+    DisarmTimer,
+    EndAudio,
+    Output,
+    PipelineCommand,
+    PlayAudio,
+    PlaybackCommand,
+    RealtimeSession,
+)
 from realtime_session.signals import Signal, Timer, TimerExpired
 from transport.fairness import FairShare
 from transport.inbound_limit import InboundLimit
@@ -37,6 +51,17 @@ from transport.inbound_limit import InboundLimit
 ClientFrame = str | bytes
 Parse = Callable[[ClientFrame], ClientEvent]
 Report = Callable[[Signal], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackAudio:
+    """Input audio from a media track (WebRTC): PCM16 mono at 24 kHz, applied in order with the
+    client frames (and held back with them) but not parsed, and not counted as client events."""
+
+    pcm: bytes
+
+
+Inbound = ClientFrame | TrackAudio
 
 
 class Backend(Protocol):
@@ -94,7 +119,7 @@ class _Inbox:
 
     def __init__(self, max_frames: int) -> None:
         self._reports: deque[Signal | _TimerFired | _IdleCheck] = deque()
-        self._frames: deque[ClientFrame] = deque()
+        self._frames: deque[Inbound] = deque()
         self._room = asyncio.Semaphore(max_frames)
         self._wake = asyncio.Event()
 
@@ -103,13 +128,13 @@ class _Inbox:
         self._reports.append(item)
         self._wake.set()
 
-    async def put_frame(self, frame: ClientFrame) -> None:
+    async def put_frame(self, frame: Inbound) -> None:
         """Queue a client frame, waiting while too many are pending."""
         await self._room.acquire()
         self._frames.append(frame)
         self._wake.set()
 
-    async def get(self) -> Signal | _TimerFired | _IdleCheck | ClientFrame:
+    async def get(self) -> Signal | _TimerFired | _IdleCheck | Inbound:
         while True:
             if self._reports:
                 return self._reports.popleft()
@@ -132,10 +157,13 @@ class SessionDriver:
         emit: Callable[[dict[str, Any]], None],
         limits: DriverLimits | None = None,
         max_pending_frames: int = MAX_PENDING_FRAMES,
+        playback: Callable[[PlaybackCommand], None] | None = None,
     ) -> None:
         self.core = core
         self._parse = parse
         self._transport_emit = emit
+        self._playback = playback
+        """Carries out the playback commands of a transport that plays audio itself (WebRTC)."""
         self._limits = limits or DriverLimits()
         self._inbound = InboundLimit(self._limits.events_per_s, self._limits.event_burst)
         self._last_activity = 0.0
@@ -156,6 +184,14 @@ class SessionDriver:
     async def feed_frame(self, frame: ClientFrame) -> None:
         """Hand over one client frame (the transport's reader calls this)."""
         await self._inbox.put_frame(frame)
+
+    async def feed_track_audio(self, pcm: bytes) -> None:
+        """Hand over input audio from a media track (PCM16 mono 24 kHz; WebRTC's reader)."""
+        await self._inbox.put_frame(TrackAudio(pcm))
+
+    def report(self, signal: Signal) -> None:
+        """Report what the transport itself did (WebRTC playback); never waits."""
+        self._inbox.report(signal)
 
     async def run(self) -> Closure:
         """Apply inbox items one at a time until the session must end (or the task is cancelled).
@@ -185,7 +221,10 @@ class SessionDriver:
 
     # --- one step ---------------------------------------------------------------------------------
 
-    def _apply(self, item: Signal | _TimerFired | _IdleCheck | ClientFrame) -> list[Output]:
+    def _apply(self, item: Signal | _TimerFired | _IdleCheck | Inbound) -> list[Output]:
+        if isinstance(item, TrackAudio):
+            self._last_activity = asyncio.get_running_loop().time()
+            return self.core.append_track_audio(item.pcm)
         if isinstance(item, str | bytes):
             now = asyncio.get_running_loop().time()
             self._last_activity = now
@@ -215,6 +254,9 @@ class SessionDriver:
                 self._arm(output.timer, output.delay_s)
             elif isinstance(output, DisarmTimer):
                 self._disarm(output.timer)
+            elif isinstance(output, PlayAudio | EndAudio | ClearAudio):
+                if self._playback is not None:
+                    self._playback(output)
             else:
                 try:
                     await self.backend.execute(output)

@@ -1,11 +1,12 @@
-"""The input audio buffer's client events: append, commit, clear (and the WebRTC-only clear)."""
+"""The input audio buffer's client events: append, commit, clear (and the WebRTC-only
+``output_audio_buffer.clear``, which cuts playback off)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from protocol import ClientEvent, ProtocolError
-from realtime_session import lifecycle
+from realtime_session import lifecycle, playback
 from realtime_session.commands import FeedAudio
 from realtime_session.events import server_event
 
@@ -19,7 +20,15 @@ IDLE_BUFFER_MARGIN_MS = 1000
 
 def on_append(session: RealtimeSession, event: ClientEvent) -> list[Output]:
     """Buffer the audio (decoded by validation) and, under turn detection, feed the VAD."""
-    audio = event.audio or b""
+    return append_audio(session, event.audio or b"")
+
+
+def append_audio(session: RealtimeSession, audio: bytes) -> list[Output]:
+    """Append audio in the buffer's format: ``input_audio_buffer.append``, or a WebRTC track.
+
+    Raises:
+        ProtocolError: ``input_audio_buffer_full`` (the audio is dropped).
+    """
     buffer = session.buffer
     added_ms = buffer.format.duration_ms(len(audio))
     limit_ms = session.limits.max_input_buffer_ms
@@ -60,10 +69,13 @@ def on_clear(session: RealtimeSession, event: ClientEvent) -> list[Output]:
 
 
 def on_output_audio_buffer_clear(session: RealtimeSession, event: ClientEvent) -> list[Output]:
-    """Only WebRTC and SIP sessions have a server-side output buffer to clear."""
-    raise ProtocolError(
-        "invalid_value",
-        "output_audio_buffer.clear is only supported for WebRTC and SIP sessions; over "
-        "WebSocket, stop playback locally and send conversation.item.truncate.",
-        param="type",
-    )
+    """Cut the audio being played off (WebRTC); only WebRTC and SIP sessions have a
+    server-side output buffer to clear, so over WebSocket it is an error."""
+    if session.transport != "webrtc":
+        raise ProtocolError(
+            "invalid_value",
+            "output_audio_buffer.clear is only supported for WebRTC and SIP sessions; over "
+            "WebSocket, stop playback locally and send conversation.item.truncate.",
+            param="type",
+        )
+    return playback.clear(session, "client_cancelled", cancel_active=True)

@@ -87,14 +87,7 @@ def on_truncate(session: RealtimeSession, event: ClientEvent) -> list[Output]:
     """Cut an assistant audio item to what the user heard; the model keeps the heard text."""
     data = event.data
     record = session.conversation.get(data["item_id"])
-    item = record.item
-    is_assistant_audio = (
-        item.get("type") == "message"
-        and item.get("role") == "assistant"
-        and record.audio is not None
-        and record.audio_format is not None
-    )
-    if not is_assistant_audio:
+    if not is_assistant_audio(record):
         raise ProtocolError(None, "Only model output audio messages can be truncated")
     if data["content_index"] != 0:
         raise ProtocolError(
@@ -110,17 +103,37 @@ def on_truncate(session: RealtimeSession, event: ClientEvent) -> list[Output]:
             f"audio_end_ms ({end_ms}) is longer than the item's audio ({duration:.0f} ms).",
             param="audio_end_ms",
         )
+    return [truncate_audio(record, end_ms)]
+
+
+def truncate_audio(record: ItemRecord, end_ms: int) -> dict[str, Any]:
+    """Cut an assistant audio item at ``end_ms`` and return ``conversation.item.truncated``.
+
+    Shared by ``conversation.item.truncate`` and by WebRTC playback that was cut off (the
+    transport reports how much it played; see :mod:`realtime_session.playback`).
+    """
     assert record.audio is not None and record.audio_format is not None
+    duration = record.audio_ms
     heard = min(1.0, end_ms / duration) if duration else 0.0
     record.audio = bytes(record.audio[: record.audio_format.bytes_for_ms(end_ms)])
     full_text = record.llm_text if record.llm_text is not None else record.streamed_text
     # The wire transcript is dropped like the real API does; the model keeps the heard part.
     record.llm_text = heard_prefix(full_text, heard)
-    item["content"] = [{"type": "output_audio", "transcript": ""}]
-    truncated = server_event(
+    record.item["content"] = [{"type": "output_audio", "transcript": ""}]
+    return server_event(
         "conversation.item.truncated", item_id=record.id, content_index=0, audio_end_ms=end_ms
     )
-    return [truncated]
+
+
+def is_assistant_audio(record: ItemRecord) -> bool:
+    """Whether an item is an assistant message that still holds its audio (truncatable)."""
+    item = record.item
+    return (
+        item.get("type") == "message"
+        and item.get("role") == "assistant"
+        and record.audio is not None
+        and record.audio_format is not None
+    )
 
 
 def heard_prefix(text: str, fraction: float) -> str:
