@@ -220,7 +220,9 @@ class Console:
         return self.page.evaluate(
             """async () => {
                 const totals = {in_bytes: 0, in_packets: 0, out_packets: 0};
-                const report = await consoleTransport.pc.getStats();
+                const late = new Promise((_, reject) =>
+                    setTimeout(() => reject(new Error('getStats() took over 5 s')), 5000));
+                const report = await Promise.race([consoleTransport.pc.getStats(), late]);
                 report.forEach((s) => {
                     if (s.kind !== 'audio') return;
                     if (s.type === 'inbound-rtp') {
