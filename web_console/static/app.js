@@ -1,18 +1,28 @@
-// The console page: one Realtime API session over a WebSocket, its audio, and its UI.
+// The console page: one Realtime API session over WebRTC or a WebSocket, its audio, and its UI.
 //
 // Protocol in brief (GA Realtime API): after `session.created` the page sends `session.update`
-// with its settings, streams the microphone as `input_audio_buffer.append` (24 kHz PCM16 base64,
-// ~100 ms per event), and renders server events: transcripts, streaming assistant text, audio
-// deltas (played gaplessly), errors. Barge-in stops playback and tells the server what was heard
-// with `conversation.item.truncate`.
+// with its settings and renders server events: transcripts, streaming assistant text, errors.
+// The transports (transport-webrtc.js, transport-websocket.js) carry the same events; they
+// differ in who moves the audio:
+// - WebRTC (the default where the browser has it): the microphone and the reply travel on audio
+//   tracks. The server plays the reply, reports it with `output_audio_buffer.started/stopped/
+//   cleared`, and on barge-in truncates the reply to what it played; the page only asks it to
+//   stop with `output_audio_buffer.clear`.
+// - WebSocket: the page streams the microphone as `input_audio_buffer.append` (24 kHz PCM16
+//   base64, ~100 ms per event) and plays the audio deltas gaplessly; barge-in stops playback and
+//   tells the server what was heard with `conversation.item.truncate`.
 
 import {
+  LevelMeter,
   MicCapture,
   PCM_RATE,
   PcmPlayer,
   arrayBufferToBase64,
   createAudioContext,
+  openMicrophone,
 } from "./audio.js";
+import { WebRTCTransport } from "./transport-webrtc.js";
+import { WebSocketTransport } from "./transport-websocket.js";
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -23,6 +33,9 @@ const els = {
   instructions: $("instructions"),
   apiKey: $("api-key"),
   apiKeyHint: $("api-key-hint"),
+  webrtcHint: $("webrtc-hint"),
+  speaker: $("speaker"),
+  stop: $("stop"),
   error: $("error"),
   errorText: $("error-text"),
   errorClose: $("error-close"),
@@ -49,24 +62,21 @@ const LOG_LIMIT = 500; // events kept in the log (oldest dropped)
 const AUDIO_CHUNK_TYPES = new Set(["input_audio_buffer.append", "response.output_audio.delta"]);
 // Errors that only mean "that was already over": logged, not shown.
 const QUIET_ERROR_CODES = new Set(["response_cancel_not_active"]);
-const CLOSE_REASONS = {
-  1001: "the server is going away",
-  1006: "the connection was lost or refused",
-  1008: "refused by the server's policy (origin not allowed?)",
-  1011: "the server hit an internal error",
-  1012: "the server is restarting",
-  1013: "the server is at its session limit; try again later",
-  3000: "authentication failed",
-  4000: "invalid request",
-};
+const HAS_WEBRTC = typeof window.RTCPeerConnection === "function";
+const CONNECT_TIMEOUT_MS = 20000; // from Connect to `session.created`
+// Push-to-talk over WebRTC: after the release, the track keeps sending this long before the
+// commit, so the last words (in the browser's capture and encoder, and on the wire) are in it.
+const PTT_TAIL_MS = 250;
 const SETTINGS_KEY = "realtime-console-settings";
 const DEFAULT_INSTRUCTIONS =
   "You are a helpful, friendly voice assistant. Keep your answers short and conversational.";
 
 // The page's state, readable from devtools and by the end-to-end tests (window.consoleState).
 const state = {
-  connected: false, // session.created received and the socket open
+  transport: HAS_WEBRTC ? "webrtc" : "websocket", // the transport chosen for the next connection
+  connected: false, // session.created received and the transport open
   connecting: false,
+  call_id: null, // WebRTC: the call's id (rtc_...)
   session_id: null,
   session: null, // the last session object the server reported
   mode: "vad", // "vad" (hands-free) or "ptt" (push-to-talk)
@@ -74,35 +84,43 @@ const state = {
   level: 0, // microphone level, 0..1
   ptt_active: false,
   response_active: false,
-  playing: false, // assistant audio sounding now
-  played_ms: 0, // assistant audio heard in this connection
-  received_audio_ms: 0, // assistant audio received in this connection
-  sent_audio_ms: 0, // microphone audio sent in this connection
+  playing: false, // assistant audio sounding now (WebRTC: between output_audio_buffer events)
+  played_ms: 0, // WebSocket: assistant audio heard in this connection
+  received_audio_ms: 0, // WebSocket: assistant audio received in this connection
+  sent_audio_ms: 0, // WebSocket: microphone audio sent in this connection
   last_error: null, // {code, message}
   errors: [],
   transcripts: [], // {role: "user"|"assistant", item_id, text, status}
   turns: [], // {response_id, item_id, latency_ms, origin}
-  truncations: [], // {item_id, audio_end_ms}
+  truncations: [], // {item_id, audio_end_ms}: sent by the page (WebSocket), by the server (WebRTC)
   events: { sent: 0, received: 0 },
   log_size: 0,
 };
 window.consoleState = state;
 
-let ws = null;
+let transport = null; // the connection: a WebRTCTransport or a WebSocketTransport
+let connectTimer = null;
 let audioContext = null;
-let mic = null;
-let player = null;
+let mic = null; // WebSocket: the MicCapture that streams the microphone as events
+let micStream = null; // WebRTC: the microphone's MediaStream (sent on the call's track)
+let levelMeter = null; // WebRTC: the microphone's level for the meter
+let player = null; // WebSocket: plays the audio deltas
 let userClosed = false;
 let eventCounter = 0;
 let serverConfig = null;
 let assistantAudioSeen = false; // the voice cannot change after this
 let currentResponseId = null;
 const mutedResponses = new Set(); // interrupted responses: their late audio deltas are dropped
+const responseItems = new Map(); // response_id -> the item id of its message (WebRTC latency)
+const playingResponses = new Set(); // WebRTC: responses between output_audio_buffer.started and
+// .stopped/.cleared, i.e. being played on the server's track
 const bubbles = new Map(); // item_id -> {el, text, meta, transcript}
 // Latency of a turn: from its origin (end of speech, push-to-talk release, message sent) to the
-// first audio delta of the response that answers it.
+// first audio of the response that answers it (its first delta, or over WebRTC its
+// output_audio_buffer.started).
 let turnOrigin = null; // {at: performance.now(), label, responseId}
-const ptt = { held: false, awaitingFlush: false, sentMs: 0 };
+// sentMs: the audio of this press (WebSocket: sent in appends; WebRTC: the time held).
+const ptt = { held: false, awaitingFlush: false, sentMs: 0, heldSince: 0 };
 
 // ---- small helpers ----------------------------------------------------------------------------
 
@@ -124,7 +142,13 @@ function clearError() {
 }
 
 function modeLabel() {
-  return state.mode === "vad" ? "hands-free" : "push-to-talk";
+  const mode = state.mode === "vad" ? "hands-free" : "push-to-talk";
+  return transport ? `${mode} · ${transport.label}` : mode;
+}
+
+/** True on a WebRTC connection (the server plays the audio). */
+function overWebRTC() {
+  return transport !== null && transport.kind === "webrtc";
 }
 
 function seconds(ms) {
@@ -135,9 +159,8 @@ function seconds(ms) {
 
 /** Send a client event (with an event_id, echoed by the server in errors it causes). */
 function send(event) {
-  if (!ws || ws.readyState !== WebSocket.OPEN) return false;
   const full = { event_id: `evt_console_${++eventCounter}`, ...event };
-  ws.send(JSON.stringify(full));
+  if (!transport || !transport.send(full)) return false;
   state.events.sent += 1;
   logEvent("out", full);
   return true;
@@ -211,7 +234,7 @@ async function keyFromServer() {
 }
 
 async function connect() {
-  if (ws || state.connecting) return;
+  if (transport || state.connecting) return;
   userClosed = false;
   clearError();
   state.connecting = true;
@@ -220,81 +243,107 @@ async function connect() {
   // Created inside the click: browsers only let a page start audio after a user gesture.
   if (!audioContext) audioContext = createAudioContext();
   audioContext.resume().catch(() => {});
+  const kind = state.transport === "webrtc" && HAS_WEBRTC ? "webrtc" : "websocket";
+  const callbacks = {
+    onEvent: (event) => onServerEvent(connection, event),
+    onClose: (close) => onTransportClosed(connection, close),
+    log: (event) => logEvent("local", event),
+  };
+  const connection =
+    kind === "webrtc"
+      ? new WebRTCTransport({ ...callbacks, speaker: els.speaker })
+      : new WebSocketTransport(callbacks);
+  transport = connection;
+  clearTimeout(connectTimer);
+  connectTimer = setTimeout(() => {
+    if (transport !== connection || state.connected) return;
+    showError("connect_timeout", `No session after ${CONNECT_TIMEOUT_MS / 1000} s: giving up.`);
+    teardown();
+  }, CONNECT_TIMEOUT_MS);
 
+  // WebRTC sends the microphone on the call's track, so it is asked for first (and the client
+  // secret minted after the permission prompt, which may take the user a while).
+  const microphone = kind === "webrtc" ? await openCallMicrophone() : null;
+  if (transport !== connection) {
+    microphone?.getTracks().forEach((track) => track.stop()); // disconnected meanwhile
+    return;
+  }
+  micStream = microphone; // stopped by teardown from here on
   let key = els.apiKey.value.trim();
   try {
     if (!key) key = await keyFromServer();
   } catch (error) {
+    if (transport !== connection) return;
     const code = error.code || "client_secret_failed";
     showError(code, `Could not get a client secret: ${error.message}`);
     teardown();
     return;
   }
-  const url = new URL("v1/realtime", document.baseURI);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  // Browsers cannot set an Authorization header: the key travels as a subprotocol.
-  const protocols = ["realtime"];
-  if (key) protocols.push(`openai-insecure-api-key.${key}`);
+  if (transport !== connection) return;
+  if (kind === "webrtc") {
+    if (microphone) startLevelMeter(microphone);
+    // Push-to-talk: the track carries the microphone only while the button is held.
+    connection.setMicrophoneLive(state.mode === "vad");
+  }
   try {
-    ws = new WebSocket(url, protocols);
+    await connection.connect(key, microphone);
   } catch (error) {
-    showError("invalid_key_format", `Cannot open the connection: ${error.message}`);
+    if (transport !== connection) return;
+    if (error.server) onServerError({ code: error.code, message: error.message });
+    else showError(error.code || "connect_failed", error.message);
     teardown();
     return;
   }
-  const socket = ws;
-  socket.onmessage = (message) => {
-    if (socket !== ws) return;
-    let event;
-    try {
-      event = JSON.parse(message.data);
-    } catch {
-      logEvent("local", { type: "console.unparsable_frame", data: String(message.data) });
-      return;
-    }
-    state.events.received += 1;
-    logEvent("in", event);
-    handleServerEvent(event);
-  };
-  socket.onclose = (close) => {
-    if (socket !== ws) return;
-    logEvent("local", { type: "console.closed", code: close.code, reason: close.reason });
-    if (!userClosed && close.code !== 1000) {
-      const why = close.reason || CLOSE_REASONS[close.code] || "closed by the server";
-      const closing = `connection closed: ${why} (code ${close.code})`;
-      if (state.last_error) {
-        // The server usually explains itself with an error event first: keep it, add the close.
-        showError(state.last_error.code, `${state.last_error.message} — ${closing}`);
-      } else {
-        showError(`close_${close.code}`, closing.charAt(0).toUpperCase() + closing.slice(1));
-      }
-    }
-    teardown();
-  };
-  startMicrophone(); // in parallel with the handshake
+  if (transport !== connection) return;
+  if (kind === "webrtc") state.call_id = connection.callId;
+  else startMicrophone(); // in parallel with the handshake
 }
 
 function disconnect() {
   userClosed = true;
-  if (ws) ws.close(1000, "bye");
   teardown();
 }
 
-/** Back to the disconnected state: socket, microphone and playback all stopped. */
+/** A server event from the current transport (a late one from an old transport is ignored). */
+function onServerEvent(connection, event) {
+  if (connection !== transport) return;
+  state.events.received += 1;
+  logEvent("in", event);
+  handleServerEvent(event);
+}
+
+/** The transport ended without the page asking (the server closed it, or it was lost). */
+function onTransportClosed(connection, { code, reason }) {
+  if (connection !== transport) return;
+  if (reason) {
+    if (state.last_error) {
+      // The server usually explains itself with an error event first: keep it, add the close.
+      showError(state.last_error.code, `${state.last_error.message} — ${reason}`);
+    } else {
+      showError(code, reason.charAt(0).toUpperCase() + reason.slice(1));
+    }
+  }
+  teardown();
+}
+
+/** Back to the disconnected state: transport, microphone and playback all stopped. */
 function teardown() {
   const wasConnected = state.connected;
-  if (ws) {
-    ws.onmessage = ws.onclose = null;
-    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close();
-  }
-  ws = null;
+  clearTimeout(connectTimer);
+  if (transport) transport.close();
+  transport = null;
   if (mic) mic.stop();
   mic = null;
+  if (levelMeter) levelMeter.stop();
+  levelMeter = null;
+  if (micStream) micStream.getTracks().forEach((track) => track.stop());
+  micStream = null;
   if (player) player.stop();
   player = null;
   Object.assign(state, {
     connected: false,
     connecting: false,
+    call_id: null,
     mic: false,
     level: 0,
     ptt_active: false,
@@ -303,12 +352,46 @@ function teardown() {
   });
   ptt.held = ptt.awaitingFlush = false;
   turnOrigin = null;
+  playingResponses.clear();
+  responseItems.clear();
   setMeter(0);
   if (!state.last_error || userClosed) setStatus("idle", "Disconnected");
   else setStatus("error", wasConnected ? "Disconnected (error)" : "Could not connect");
   updateControls();
 }
 
+function microphoneRefused(error) {
+  showError(
+    "microphone_unavailable",
+    `Microphone unavailable (${error.name || error.message}): you can still type messages.`,
+  );
+}
+
+/** WebRTC: the microphone for the call's track, or null (refused: the call only listens). */
+async function openCallMicrophone() {
+  if (!navigator.mediaDevices) {
+    showError(
+      "no_microphone",
+      "This browser cannot capture audio here (it needs https or localhost).",
+    );
+    return null;
+  }
+  try {
+    return await openMicrophone();
+  } catch (error) {
+    microphoneRefused(error);
+    return null;
+  }
+}
+
+/** WebRTC: the browser sends the track itself; the meter reads the stream on the side. */
+function startLevelMeter(stream) {
+  levelMeter = new LevelMeter(audioContext, stream, showLevel);
+  state.mic = true;
+  updateControls();
+}
+
+/** WebSocket: capture the microphone with the worklet, to send it as append events. */
 async function startMicrophone() {
   if (!navigator.mediaDevices || !window.AudioWorkletNode) {
     showError(
@@ -318,19 +401,15 @@ async function startMicrophone() {
     return;
   }
   const capture = new MicCapture(audioContext, onMicChunk);
+  const connection = transport;
   try {
     await capture.start();
   } catch (error) {
     capture.stop();
-    if (ws) {
-      showError(
-        "microphone_unavailable",
-        `Microphone unavailable (${error.name || error.message}): you can still type messages.`,
-      );
-    }
+    if (transport === connection) microphoneRefused(error);
     return;
   }
-  if (!ws) {
+  if (transport !== connection) {
     capture.stop(); // disconnected while the permission prompt was open
     return;
   }
@@ -350,11 +429,15 @@ function setMeter(level) {
   }
 }
 
-/** One ~100 ms chunk from the capture worklet: meter, then (maybe) send it. */
-function onMicChunk({ pcm, rms, flushed }) {
-  // -60 dBFS .. 0 dBFS mapped onto the meter.
+/** The microphone's RMS level on the meter: -60 dBFS .. 0 dBFS. */
+function showLevel(rms) {
   const db = 20 * Math.log10(Math.max(rms, 1e-6));
   setMeter(Math.min(1, Math.max(0, (db + 60) / 60)));
+}
+
+/** WebSocket: one ~100 ms chunk from the capture worklet: meter, then (maybe) send it. */
+function onMicChunk({ pcm, rms, flushed }) {
+  showLevel(rms);
   const streaming = state.mode === "vad" || ptt.held || ptt.awaitingFlush;
   if (state.connected && streaming && pcm.byteLength > 0) {
     send({ type: "input_audio_buffer.append", audio: arrayBufferToBase64(pcm) });
@@ -371,15 +454,17 @@ function onMicChunk({ pcm, rms, flushed }) {
 
 function pttDown() {
   if (!state.connected || state.mode !== "ptt" || ptt.held || ptt.awaitingFlush) return;
-  if (!mic) {
+  if (!state.mic) {
     showError("no_microphone", "No microphone: push-to-talk needs one. Type a message instead.");
     return;
   }
   ptt.held = true;
   ptt.sentMs = 0;
+  ptt.heldSince = performance.now();
   state.ptt_active = true;
   interrupt("local");
   send({ type: "input_audio_buffer.clear" });
+  if (overWebRTC()) transport.setMicrophoneLive(true);
   els.talk.setAttribute("aria-pressed", "true");
   els.talk.textContent = "Listening… release to send";
 }
@@ -390,8 +475,21 @@ function pttUp() {
   state.ptt_active = false;
   els.talk.setAttribute("aria-pressed", "false");
   els.talk.textContent = "Hold to talk";
-  // Collect the partly filled chunk first, so the commit includes every word.
   ptt.awaitingFlush = true;
+  if (overWebRTC()) {
+    // The words spoken just before the release are still on their way on the track: keep it
+    // on a moment longer, then commit.
+    ptt.sentMs = performance.now() - ptt.heldSince;
+    const connection = transport;
+    setTimeout(() => {
+      if (transport !== connection || !ptt.awaitingFlush) return;
+      ptt.awaitingFlush = false;
+      connection.setMicrophoneLive(state.mode === "vad" || ptt.held);
+      finishPushToTalk();
+    }, PTT_TAIL_MS);
+    return;
+  }
+  // Collect the partly filled chunk first, so the commit includes every word.
   if (!mic || !mic.flush()) {
     ptt.awaitingFlush = false;
     finishPushToTalk();
@@ -430,10 +528,19 @@ function spaceIsPushToTalk(event) {
 
 /**
  * Stop the assistant at once. `reason` is "speech" (server VAD heard the user: the server cancels
- * the response itself) or "local" (push-to-talk press or a typed message: the page cancels it).
- * The server is told how much of the item was actually heard.
+ * the response itself) or "local" (push-to-talk press, a typed message, the Stop button: the page
+ * cancels it). Over a WebSocket the page stops its playback and tells the server how much of the
+ * item was actually heard; over WebRTC the server plays the audio, so it stops it and truncates
+ * the item to what it played (speech: by itself; local: on output_audio_buffer.clear, which also
+ * cancels the response).
  */
 function interrupt(reason) {
+  if (overWebRTC()) {
+    if (reason === "local" && (state.playing || state.response_active)) {
+      send({ type: "output_audio_buffer.clear" });
+    }
+    return;
+  }
   if (state.response_active && currentResponseId) {
     mutedResponses.add(currentResponseId);
     if (reason === "local") send({ type: "response.cancel" });
@@ -541,8 +648,11 @@ function handleServerEvent(event) {
       state.session_id = event.session.id;
       state.sent_audio_ms = state.received_audio_ms = state.played_ms = 0;
       state.session = event.session;
-      player = new PcmPlayer(audioContext);
-      player.onIdle = updatePlayback;
+      clearTimeout(connectTimer);
+      if (!overWebRTC()) {
+        player = new PcmPlayer(audioContext);
+        player.onIdle = updatePlayback;
+      }
       send({ type: "session.update", session: sessionConfig() });
       setStatus("connected", `Connected · ${modeLabel()}`);
       updateControls();
@@ -601,15 +711,40 @@ function handleServerEvent(event) {
     case "response.function_call_arguments.done":
       setText(bubble(event.item_id, "tool"), `${event.name}(${event.arguments})`, "completed");
       break;
-    case "response.output_audio.delta":
+    case "response.output_item.added":
+      if (event.item?.type === "message") responseItems.set(event.response_id, event.item.id);
+      break;
+    case "response.output_audio.delta": // WebSocket only
       onAudioDelta(event);
+      break;
+    // WebRTC only: the server's track plays the reply, and says when.
+    case "output_audio_buffer.started":
+      playingResponses.add(event.response_id);
+      assistantAudioSeen = true;
+      noteFirstAudio(event.response_id, responseItems.get(event.response_id));
+      updatePlayback();
+      break;
+    case "output_audio_buffer.stopped":
+    case "output_audio_buffer.cleared":
+      playingResponses.delete(event.response_id);
+      responseItems.delete(event.response_id);
+      updatePlayback();
       break;
     case "response.done":
       onResponseDone(event.response);
       break;
     case "conversation.item.truncated": {
+      // Over WebRTC the server cut the reply (barge-in, output_audio_buffer.clear) to what it
+      // had played; over a WebSocket this confirms the page's own truncate.
       const b = bubbles.get(event.item_id);
       if (b) b.el.classList.add("interrupted");
+      if (overWebRTC()) {
+        state.truncations.push({ item_id: event.item_id, audio_end_ms: event.audio_end_ms });
+        if (b) {
+          b.metaParts = b.metaParts.filter((part) => part !== "interrupted");
+          addMeta(b, `interrupted after ${seconds(event.audio_end_ms)}`);
+        }
+      }
       break;
     }
     default:
@@ -626,21 +761,26 @@ function onServerError(error) {
   showError(error.code, message);
 }
 
+/** The first audio of a response: the latency of the turn it answers, if one is being timed. */
+function noteFirstAudio(responseId, itemId) {
+  if (!turnOrigin || (turnOrigin.responseId && turnOrigin.responseId !== responseId)) return;
+  const latency = Math.round(performance.now() - turnOrigin.at);
+  state.turns.push({
+    response_id: responseId,
+    item_id: itemId || null,
+    latency_ms: latency,
+    origin: turnOrigin.label,
+  });
+  const note = `first audio ${latency} ms after ${turnOrigin.label}`;
+  if (itemId) addMeta(bubble(itemId, "assistant"), note);
+  els.latency.textContent = `Last turn: ${latency} ms (${turnOrigin.label} → first audio)`;
+  turnOrigin = null;
+}
+
+/** WebSocket: a delta of the reply's audio, queued for gapless playback. */
 function onAudioDelta(event) {
   if (mutedResponses.has(event.response_id) || !player) return; // interrupted: drop
-  if (turnOrigin && (!turnOrigin.responseId || turnOrigin.responseId === event.response_id)) {
-    const latency = Math.round(performance.now() - turnOrigin.at);
-    state.turns.push({
-      response_id: event.response_id,
-      item_id: event.item_id,
-      latency_ms: latency,
-      origin: turnOrigin.label,
-    });
-    const note = `first audio ${latency} ms after ${turnOrigin.label}`;
-    addMeta(bubble(event.item_id, "assistant"), note);
-    els.latency.textContent = `Last turn: ${latency} ms (${turnOrigin.label} → first audio)`;
-    turnOrigin = null;
-  }
+  noteFirstAudio(event.response_id, event.item_id);
   assistantAudioSeen = true;
   player.enqueue(event.item_id, event.content_index || 0, event.delta);
   state.received_audio_ms += (event.delta.length * 3) / 4 / BYTES_PER_MS;
@@ -676,10 +816,11 @@ function updatePlayback() {
     state.playing = player.playing;
     state.played_ms = Math.round(player.totalPlayedMs());
   } else {
-    state.playing = false;
+    state.playing = playingResponses.size > 0; // WebRTC (empty when disconnected)
   }
   els.playback.dataset.playing = String(state.playing);
   els.playback.textContent = state.playing ? "Assistant speaking…" : "Speaker idle";
+  els.stop.disabled = !(state.connected && (state.playing || state.response_active));
 }
 
 setInterval(updatePlayback, 100);
@@ -781,10 +922,15 @@ function updateControls() {
   els.talk.disabled = !(state.connected && state.mode === "ptt" && state.mic);
   els.talk.hidden = state.mode !== "ptt";
   els.meter.parentElement.classList.toggle("live", state.mic);
+  // The transport is chosen before connecting.
+  for (const radio of document.querySelectorAll('input[name="transport"]')) {
+    radio.disabled = Boolean(transport) || (radio.value === "webrtc" && !HAS_WEBRTC);
+  }
 }
 
 function saveSettings() {
   const settings = {
+    transport: state.transport,
     mode: state.mode,
     voice: els.voice.value,
     instructions: els.instructions.value,
@@ -805,6 +951,11 @@ function loadSettings() {
   }
   if (settings.mode === "vad" || settings.mode === "ptt") state.mode = settings.mode;
   document.querySelector(`input[name="mode"][value="${state.mode}"]`).checked = true;
+  if (settings.transport === "websocket" || (settings.transport === "webrtc" && HAS_WEBRTC)) {
+    state.transport = settings.transport;
+  }
+  document.querySelector(`input[name="transport"][value="${state.transport}"]`).checked = true;
+  els.webrtcHint.hidden = HAS_WEBRTC;
   if (settings.voice) els.voice.value = settings.voice;
   els.instructions.value =
     typeof settings.instructions === "string" ? settings.instructions : DEFAULT_INSTRUCTIONS;
@@ -812,15 +963,23 @@ function loadSettings() {
 
 els.settingsForm.addEventListener("submit", (event) => {
   event.preventDefault();
-  if (state.connected || ws) disconnect();
+  if (state.connected || transport) disconnect();
   else connect();
 });
+
+for (const radio of document.querySelectorAll('input[name="transport"]')) {
+  radio.addEventListener("change", () => {
+    state.transport = radio.value;
+    saveSettings();
+  });
+}
 
 for (const radio of document.querySelectorAll('input[name="mode"]')) {
   radio.addEventListener("change", () => {
     state.mode = radio.value;
     saveSettings();
     updateControls();
+    if (overWebRTC() && !ptt.held) transport.setMicrophoneLive(state.mode === "vad");
     if (!state.connected) return;
     if (state.mode === "ptt") send({ type: "input_audio_buffer.clear" });
     send({
@@ -874,6 +1033,7 @@ els.textForm.addEventListener("submit", (event) => {
 });
 
 els.errorClose.addEventListener("click", clearError);
+els.stop.addEventListener("click", () => interrupt("local"));
 
 // Push-to-talk with the pointer (mouse, touch, pen): held while pressed.
 els.talk.addEventListener("pointerdown", (event) => {
@@ -909,8 +1069,11 @@ els.logClear.addEventListener("click", () => {
 });
 
 window.addEventListener("pagehide", () => {
-  if (ws) disconnect();
+  if (transport) disconnect();
 });
+
+// The current transport (its `pc` and `callId` over WebRTC), for devtools and tests.
+Object.defineProperty(window, "consoleTransport", { get: () => transport });
 
 loadSettings();
 updateControls();

@@ -1,6 +1,8 @@
-// Audio for the console: microphone capture (AudioWorklet -> 24 kHz PCM16 chunks) and gapless
-// playback of the server's 24 kHz PCM16 deltas, with exact accounting of what was heard (for
-// `conversation.item.truncate` on barge-in).
+// Audio for the console: the microphone, and for the WebSocket transport its capture
+// (AudioWorklet -> 24 kHz PCM16 chunks) and gapless playback of the server's 24 kHz PCM16 deltas,
+// with exact accounting of what was heard (for `conversation.item.truncate` on barge-in).
+// Over WebRTC the browser sends and plays the audio itself; only `openMicrophone` and the
+// `LevelMeter` are used there.
 
 export const PCM_RATE = 24000;
 
@@ -41,6 +43,45 @@ export function base64ToFloat32(b64) {
 
 // ---- microphone -------------------------------------------------------------------------------
 
+/** Ask for the microphone (the permission prompt). Rejects when refused or absent. */
+export function openMicrophone() {
+  return navigator.mediaDevices.getUserMedia({
+    audio: {
+      channelCount: 1,
+      // The browser's echo canceller keeps the assistant's voice out of the microphone, so
+      // server VAD does not take it for the user barging in.
+      echoCancellation: true,
+      noiseSuppression: true,
+      autoGainControl: true,
+    },
+  });
+}
+
+/**
+ * The level of a microphone stream, for the meter when nothing else reads the samples (WebRTC:
+ * the browser encodes the track itself). `onLevel(rms)` is called every `intervalMs`.
+ */
+export class LevelMeter {
+  constructor(ctx, stream, onLevel, intervalMs = 100) {
+    this.source = ctx.createMediaStreamSource(stream);
+    this.analyser = ctx.createAnalyser();
+    this.analyser.fftSize = 2048; // ~43 ms of samples at 48 kHz per reading
+    this.source.connect(this.analyser);
+    const samples = new Float32Array(this.analyser.fftSize);
+    this.timer = setInterval(() => {
+      this.analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const sample of samples) sum += sample * sample;
+      onLevel(Math.sqrt(sum / samples.length));
+    }, intervalMs);
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.source.disconnect();
+  }
+}
+
 /**
  * The microphone through the `pcm-capture` worklet. `onChunk({pcm, rms, flushed})` receives each
  * ~100 ms chunk of 24 kHz PCM16 (an ArrayBuffer) with its RMS level.
@@ -55,16 +96,7 @@ export class MicCapture {
   }
 
   async start() {
-    this.stream = await navigator.mediaDevices.getUserMedia({
-      audio: {
-        channelCount: 1,
-        // The browser's echo canceller keeps the assistant's voice out of the microphone, so
-        // server VAD does not take it for the user barging in.
-        echoCancellation: true,
-        noiseSuppression: true,
-        autoGainControl: true,
-      },
-    });
+    this.stream = await openMicrophone();
     await this.ctx.audioWorklet.addModule(new URL("./capture-worklet.js", import.meta.url));
     this.source = this.ctx.createMediaStreamSource(this.stream);
     this.node = new AudioWorkletNode(this.ctx, "pcm-capture", {
