@@ -37,6 +37,8 @@ from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.services.tts_service import TextAggregationMode, TTSService
 from pipecat.utils.time import time_now_iso8601
 
+from fairness import FairShare
+
 MS_PER_CHARACTER = 20
 TONE_HZ = 440.0
 FAULT_KINDS = ("raise", "hang", "garbage")
@@ -171,12 +173,15 @@ class MockLLMService(LLMService):
                 await self.run_function_calls([call])
             else:
                 words = text.split(" ")
+                share = FairShare()
                 for index, word in enumerate(words):
-                    # A real LLM awaits its stream between tokens; so does the mock, even without
-                    # a delay, or it would push a whole reply in one step of the event loop and
-                    # every other session would wait for it.
-                    await asyncio.sleep(self._token_delay_s)
+                    # A real LLM awaits its stream between tokens; without a delay the mock still
+                    # gives the loop back in fair shares, or it would push a whole reply in one
+                    # step of the event loop and every other session would wait for it.
+                    if self._token_delay_s:
+                        await asyncio.sleep(self._token_delay_s)
                     await self._push_llm_text(word if index == 0 else " " + word)
+                    await share.spend()
         except Exception as error:
             await self.push_error_frame(ErrorFrame(error=f"mock LLM failed: {error}"))
         finally:

@@ -1,15 +1,15 @@
 """Small Pipecat processors that connect a session's pipeline to the protocol core.
 
-Both hand the event loop back after each piece of the reply they pass on. A Pipecat processor
-takes frames from an ``asyncio.Queue``, which does not make it wait while frames are queued: an
-LLM that delivers a burst of tokens (or a TTS a burst of audio) would otherwise be carried through
-the rest of the pipeline in one step of the loop, and every other session would wait for it.
-Yielding here turns a burst into a word-by-word flow through the TTS, the sink and the driver.
+Both hand the event loop back once they have used their fair share of it (fairness.py:
+16 pieces of the reply or 0.5 ms of uninterrupted work). A Pipecat processor takes frames from an
+``asyncio.Queue``, which does not make it wait while frames are queued: an LLM that delivers a
+burst of tokens (or a TTS a burst of audio) would otherwise be carried through the rest of the
+pipeline in one step of the loop, and every other session would wait for it. A short reply that
+keeps up never yields needlessly.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from pipecat.frames.frames import (
@@ -23,12 +23,15 @@ from pipecat.frames.frames import (
 from pipecat.metrics.metrics import LLMUsageMetricsData
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from fairness import FairShare
+
 
 class TextTap(FrameProcessor):
     """Reports each LLM text frame as it streams (before TTS), then passes it on."""
 
     def __init__(self, on_text: Callable[[str], Awaitable[None]]) -> None:
         super().__init__(name="TextTap")
+        self._share = FairShare()
         self._on_text = on_text
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -37,7 +40,7 @@ class TextTap(FrameProcessor):
         if isinstance(frame, LLMTextFrame) and direction == FrameDirection.DOWNSTREAM:
             await self._on_text(frame.text)
             await self.push_frame(frame, direction)
-            await asyncio.sleep(0)  # the word goes on down the pipeline before the next one
+            await self._share.spend()  # a burst of words flows on in fair shares
             return
         await self.push_frame(frame, direction)
 
@@ -58,6 +61,7 @@ class ResponseSink(FrameProcessor):
         on_usage: Callable[[int, int], None],
     ) -> None:
         super().__init__(name="ResponseSink")
+        self._share = FairShare()
         self._on_audio = on_audio
         self._on_end = on_end
         self._on_interrupted = on_interrupted
@@ -70,7 +74,7 @@ class ResponseSink(FrameProcessor):
             await self._dispatch(frame)
         await self.push_frame(frame, direction)
         if isinstance(frame, TTSAudioRawFrame):
-            await asyncio.sleep(0)  # the chunk's events go out before the next chunk
+            await self._share.spend()  # a burst of audio goes out in fair shares
 
     async def _dispatch(self, frame: Frame) -> None:
         if isinstance(frame, TTSAudioRawFrame):

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
+from fairness import FairShare
 from protocol import ClientEvent, ProtocolError
 from realtime_session import (
     ArmTimer,
@@ -45,7 +46,6 @@ from realtime_session import (
     RealtimeSession,
 )
 from realtime_session.signals import Signal, Timer, TimerExpired
-from transport.fairness import FairShare
 from transport.inbound_limit import InboundLimit
 
 ClientFrame = str | bytes
@@ -198,7 +198,7 @@ class SessionDriver:
 
         A long reply queues thousands of signals and a flooding client keeps the inbox full, so
         the inbox may never make this task wait: it gives the event loop back after each fair
-        share of items (transport/fairness.py), or one session would stall all the others.
+        share of items (fairness.py), or one session would stall all the others.
 
         Returns:
             Why the session ends (an idle session), for the transport to close with.

@@ -22,13 +22,13 @@ from loguru import logger
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from config import Settings
+from fairness import FairShare
 from pipeline_manager import ServiceFactory, SessionPipeline
 from protocol import ProtocolError
 from protocol.beta import BetaServerTranslator, parse_beta_client_event
 from protocol.validation import parse_client_event
 from realtime_session import RealtimeSession, SessionLimits
 from transport.driver import Closure, DriverLimits, SessionDriver
-from transport.fairness import FairShare
 
 BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 SESSION_EXPIRED_CLOSE_CODE = 1000

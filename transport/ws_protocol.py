@@ -28,7 +28,7 @@ PIECE_BYTES = 1024
 
 MAX_SECONDS = 0.0005
 """Parsing per step of the event loop before the rest of a read waits for the next step (the same
-share as a task's, transport/fairness.py)."""
+share as a task's, fairness.py)."""
 
 
 class FairWebSocketProtocol(WebSocketsSansIOProtocol):
