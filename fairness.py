@@ -21,6 +21,10 @@ import time
 MAX_ITEMS = 16
 """Items per uninterrupted run: a bound that does not depend on the clock (tests rely on it)."""
 
+REPLY_PIECES_PER_SHARE = 4
+"""Pieces of a reply (words, audio chunks) a response-side processor passes on per run: each piece
+fans out into several events downstream, so its share is smaller than the driver's."""
+
 MAX_SECONDS = 0.0005
 """Time per uninterrupted run: other sessions wait at most about this long for each busy task.
 

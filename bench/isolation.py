@@ -284,10 +284,15 @@ async def worker_flood(url: str, compression: str | None, seconds: float, rate: 
             sent += min(due, 200)
             await asyncio.sleep(0)  # let the reader run
         stopped = time.perf_counter()
-        # One more round trip: the flood is over once the server has read every append.
-        await ws.send(CLEAR)
-        while "input_audio_buffer.cleared" not in answers:
-            await asyncio.sleep(0.01)
+        # One more round trip: the flood is over once the server has read every append. The
+        # server's event rate limit may drop this clear too (its bucket is empty after a flood),
+        # so it is sent again every half second until it is answered (for at most a minute).
+        deadline = time.perf_counter() + 60
+        while "input_audio_buffer.cleared" not in answers and time.perf_counter() < deadline:
+            await ws.send(CLEAR)
+            resend = time.perf_counter() + 0.5
+            while "input_audio_buffer.cleared" not in answers and time.perf_counter() < resend:
+                await asyncio.sleep(0.01)
         say(
             start=start,
             sent_until=stopped,

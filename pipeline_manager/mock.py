@@ -37,7 +37,7 @@ from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.services.tts_service import TextAggregationMode, TTSService
 from pipecat.utils.time import time_now_iso8601
 
-from fairness import FairShare
+from fairness import REPLY_PIECES_PER_SHARE, FairShare
 
 MS_PER_CHARACTER = 20
 TONE_HZ = 440.0
@@ -173,7 +173,7 @@ class MockLLMService(LLMService):
                 await self.run_function_calls([call])
             else:
                 words = text.split(" ")
-                share = FairShare()
+                share = FairShare(max_items=REPLY_PIECES_PER_SHARE)
                 for index, word in enumerate(words):
                     # A real LLM awaits its stream between tokens; without a delay the mock still
                     # gives the loop back in fair shares, or it would push a whole reply in one

@@ -23,7 +23,7 @@ from pipecat.frames.frames import (
 from pipecat.metrics.metrics import LLMUsageMetricsData
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from fairness import FairShare
+from fairness import REPLY_PIECES_PER_SHARE, FairShare
 
 
 class TextTap(FrameProcessor):
@@ -31,7 +31,7 @@ class TextTap(FrameProcessor):
 
     def __init__(self, on_text: Callable[[str], Awaitable[None]]) -> None:
         super().__init__(name="TextTap")
-        self._share = FairShare()
+        self._share = FairShare(max_items=REPLY_PIECES_PER_SHARE)
         self._on_text = on_text
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -61,7 +61,7 @@ class ResponseSink(FrameProcessor):
         on_usage: Callable[[int, int], None],
     ) -> None:
         super().__init__(name="ResponseSink")
-        self._share = FairShare()
+        self._share = FairShare(max_items=REPLY_PIECES_PER_SHARE)
         self._on_audio = on_audio
         self._on_end = on_end
         self._on_interrupted = on_interrupted
