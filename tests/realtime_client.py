@@ -73,7 +73,34 @@ def _part_key(event: dict[str, Any]) -> tuple[str, str, int]:
     return (event["response_id"], event["item_id"], event["content_index"])
 
 
-class RealtimeTestClient:
+class EventWaiting:
+    """``wait_for`` and ``collect_until`` for any test client that has ``next_event``."""
+
+    async def next_event(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def wait_for(self, kind: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+        """Read events until one of type ``kind`` arrives and return it."""
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self.next_event(timeout)
+                if event["type"] == kind:
+                    return event
+
+    async def collect_until(
+        self, kind: str, timeout: float = DEFAULT_TIMEOUT
+    ) -> list[dict[str, Any]]:
+        """All events up to and including the first of type ``kind``."""
+        collected: list[dict[str, Any]] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self.next_event(timeout)
+                collected.append(event)
+                if event["type"] == kind:
+                    return collected
+
+
+class RealtimeTestClient(EventWaiting):
     """An SDK connection plus a validated, invariant-checked log of everything the server sent."""
 
     def __init__(self, connection: Any) -> None:
@@ -97,26 +124,6 @@ class RealtimeTestClient:
         self.invariants.check(event)
         self.events.append(event)
         return event
-
-    async def wait_for(self, kind: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-        """Read events until one of type ``kind`` arrives and return it."""
-        async with asyncio.timeout(timeout):
-            while True:
-                event = await self.next_event(timeout)
-                if event["type"] == kind:
-                    return event
-
-    async def collect_until(
-        self, kind: str, timeout: float = DEFAULT_TIMEOUT
-    ) -> list[dict[str, Any]]:
-        """All events up to and including the first of type ``kind``."""
-        collected: list[dict[str, Any]] = []
-        async with asyncio.timeout(timeout):
-            while True:
-                event = await self.next_event(timeout)
-                collected.append(event)
-                if event["type"] == kind:
-                    return collected
 
     async def expect_no_event(self, within: float = 0.3) -> None:
         """Assert that nothing arrives for ``within`` seconds (used sparingly)."""

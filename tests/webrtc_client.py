@@ -24,7 +24,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, AudioResampler
 
-from tests.realtime_client import InvariantChecker, validate_server_event
+from tests.realtime_client import EventWaiting, InvariantChecker, validate_server_event
 from transport.webrtc.audio_in import decode_on_arrival
 
 RATE = 24000
@@ -119,7 +119,7 @@ class ReceivedAudio:
                 await self.audible.wait()
 
 
-class WebRTCTestClient:
+class WebRTCTestClient(EventWaiting):
     """One call to the server, from the client side."""
 
     def __init__(
@@ -208,26 +208,6 @@ class WebRTCTestClient:
         event: dict[str, Any] = json.loads(await asyncio.wait_for(self._inbox.get(), timeout))
         self.events.append(event)
         return event
-
-    async def wait_for(self, kind: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-        """Read events until one of type ``kind`` arrives and return it."""
-        async with asyncio.timeout(timeout):
-            while True:
-                event = await self.next_event(timeout)
-                if event["type"] == kind:
-                    return event
-
-    async def collect_until(
-        self, kind: str, timeout: float = DEFAULT_TIMEOUT
-    ) -> list[dict[str, Any]]:
-        """All events up to and including the first of type ``kind``."""
-        collected: list[dict[str, Any]] = []
-        async with asyncio.timeout(timeout):
-            while True:
-                event = await self.next_event(timeout)
-                collected.append(event)
-                if event["type"] == kind:
-                    return collected
 
     async def update_session(self, **session: Any) -> dict[str, Any]:
         session.setdefault("type", "realtime")
