@@ -121,6 +121,15 @@ class ClearAudio:
     response whose audio was dropped, with how much of it was played."""
 
 
+@dataclass(frozen=True, slots=True)
+class EndSession:
+    """End the session: the transport closes with this code and reason, after the events
+    returned before it (a relayed session whose upstream is gone)."""
+
+    code: int
+    reason: str
+
+
 PipelineCommand = (
     StartResponse
     | CancelResponse
@@ -134,4 +143,4 @@ TimerCommand = ArmTimer | DisarmTimer
 PlaybackCommand = PlayAudio | EndAudio | ClearAudio
 """The commands for a transport that plays the output audio itself (WebRTC); only sessions
 created with ``transport="webrtc"`` issue them."""
-Command = PipelineCommand | TimerCommand | PlaybackCommand
+Command = PipelineCommand | TimerCommand | PlaybackCommand | EndSession

@@ -39,18 +39,17 @@ from realtime_session import (
     ClearAudio,
     DisarmTimer,
     EndAudio,
-    Output,
-    PipelineCommand,
+    EndSession,
     PlayAudio,
     PlaybackCommand,
-    RealtimeSession,
 )
 from realtime_session.signals import Signal, Timer, TimerExpired
 from transport.inbound_limit import InboundLimit
 
 ClientFrame = str | bytes
 Parse = Callable[[ClientFrame], ClientEvent]
-Report = Callable[[Signal], None]
+Report = Callable[[Any], None]
+"""How a backend reports its signals (:mod:`realtime_session.signals`, :mod:`relay.signals`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +63,26 @@ class TrackAudio:
 Inbound = ClientFrame | TrackAudio
 
 
+Output = Any
+"""A server event (a dict) or a command of the core."""
+
+
+class Core(Protocol):
+    """A sans-I/O session protocol object: :class:`realtime_session.RealtimeSession` (a local
+    pipeline) or :class:`relay.session.RelaySession` (an upstream realtime API)."""
+
+    def start(self) -> list[Output]: ...
+
+    def handle(self, event: ClientEvent) -> list[Output]: ...
+
+    def append_track_audio(self, pcm: bytes) -> list[Output]: ...
+
+    def receive(self, signal: Any) -> list[Output]: ...
+
+
 class Backend(Protocol):
-    """What produces a session's speech and replies: a Pipecat pipeline, or later a relay.
+    """What produces a session's speech and replies: a Pipecat pipeline, or the link to an
+    upstream realtime API (:class:`relay.upstream.UpstreamLink`).
 
     It carries out the core's commands and tells the driver what happened only through the
     ``report`` callback it was made with.
@@ -73,7 +90,7 @@ class Backend(Protocol):
 
     async def start(self) -> None: ...
 
-    async def execute(self, command: PipelineCommand) -> None: ...
+    async def execute(self, command: Any) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -118,12 +135,12 @@ class _Inbox:
     """What the driver applies next: reports first, then client frames in arrival order."""
 
     def __init__(self, max_frames: int) -> None:
-        self._reports: deque[Signal | _TimerFired | _IdleCheck] = deque()
+        self._reports: deque[Any] = deque()
         self._frames: deque[Inbound] = deque()
         self._room = asyncio.Semaphore(max_frames)
         self._wake = asyncio.Event()
 
-    def report(self, item: Signal | _TimerFired | _IdleCheck) -> None:
+    def report(self, item: Any) -> None:
         """Queue a pipeline signal or timer expiry; never waits."""
         self._reports.append(item)
         self._wake.set()
@@ -134,7 +151,7 @@ class _Inbox:
         self._frames.append(frame)
         self._wake.set()
 
-    async def get(self) -> Signal | _TimerFired | _IdleCheck | Inbound:
+    async def get(self) -> Any:
         while True:
             if self._reports:
                 return self._reports.popleft()
@@ -150,7 +167,7 @@ class SessionDriver:
 
     def __init__(
         self,
-        core: RealtimeSession,
+        core: Core,
         make_backend: Callable[[Report], Backend],
         *,
         parse: Parse,
@@ -221,7 +238,7 @@ class SessionDriver:
 
     # --- one step ---------------------------------------------------------------------------------
 
-    def _apply(self, item: Signal | _TimerFired | _IdleCheck | Inbound) -> list[Output]:
+    def _apply(self, item: Any) -> list[Output]:
         if isinstance(item, TrackAudio):
             self._last_activity = asyncio.get_running_loop().time()
             return self.core.append_track_audio(item.pcm)
@@ -254,14 +271,16 @@ class SessionDriver:
                 self._arm(output.timer, output.delay_s)
             elif isinstance(output, DisarmTimer):
                 self._disarm(output.timer)
+            elif isinstance(output, EndSession):
+                self._closure = Closure(output.code, output.reason)
             elif isinstance(output, PlayAudio | EndAudio | ClearAudio):
                 if self._playback is not None:
                     self._playback(output)
             else:
                 try:
                     await self.backend.execute(output)
-                except Exception:  # a pipeline bug must not end the session
-                    logger.exception(f"pipeline command {type(output).__name__} failed")
+                except Exception:  # a backend bug must not end the session
+                    logger.exception(f"backend command {type(output).__name__} failed")
 
     def _emit(self, event: dict[str, Any]) -> None:
         self._last_activity = asyncio.get_running_loop().time()
