@@ -107,7 +107,7 @@ class OpenResponses:
         contents: dict[str, list[dict[str, Any]]] = {}
         for (item_id, content_index), part in state.parts.items():
             finished = dict(part.part)
-            text_field = "text" if finished.get("type") == "output_text" else "transcript"
+            text_field = "text" if finished.get("type") == "text" else "transcript"
             if text_field in finished or part.text:
                 finished[text_field] = "".join(part.text)
             contents.setdefault(item_id, []).append(finished)
@@ -158,7 +158,10 @@ class OpenResponses:
 
 
 def _content_of(part: dict[str, Any]) -> dict[str, Any]:
-    """A content part as it appears inside a message item (an audio part: its transcript)."""
-    if part.get("type") == "output_audio":
+    """A content part of a response event (``text``/``audio``) as it appears inside a message
+    item (``output_text``/``output_audio``); parts already in item shape are kept."""
+    if part.get("type") == "audio":
         return {"type": "output_audio", "transcript": part.get("transcript") or ""}
+    if part.get("type") == "text":
+        return {"type": "output_text", "text": part.get("text") or ""}
     return part
