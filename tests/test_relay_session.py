@@ -1,4 +1,4 @@
-"""The relayed session's core without any I/O: upstream events in, client events and commands out."""
+"""The relayed session's core without I/O: upstream events in, client events and commands out."""
 
 from __future__ import annotations
 
