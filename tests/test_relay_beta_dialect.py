@@ -14,13 +14,18 @@ core emitted, less the documented losses.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import collections
+import contextlib
 import copy
 import json
 import typing
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import pytest
+from openai import AsyncOpenAI
 from openai.types.beta.realtime import RealtimeServerEvent as BetaServerEvent
 from openai.types.beta.realtime.session import Session as BetaSession
 from openai.types.beta.realtime.transcription_session import (
@@ -52,10 +57,12 @@ from realtime_session.signals import (
 )
 from relay.dialects import BetaUpstreamDialect, Dialect
 from relay.dialects.beta import DROPPED_UPSTREAM_EVENT_TYPES, RENAMED_UPSTREAM_EVENTS
-from tests.realtime_client import InvariantChecker, validate_server_event
+from tests.audio_clips import clip, stream
+from tests.realtime_client import EventWaiting, InvariantChecker, validate_server_event
 
 BETA_SERVER_EVENT = TypeAdapter(Annotated[BetaServerEvent, Field(discriminator="type")])
 
+TIMEOUT = 10.0
 AUDIO_100MS = base64.b64encode(bytes(4800)).decode()
 PCM_20MS = b"\x00" * 960
 
@@ -107,8 +114,11 @@ def one_beta(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_ga(dialect: BetaUpstreamDialect, event: dict[str, Any]) -> list[dict[str, Any]]:
-    """The dialect's GA events for a beta server event; each must validate strictly."""
-    produced = dialect.upstream_to_client(copy.deepcopy(event))
+    """The dialect's GA events for a beta server event; each must validate strictly, and the
+    upstream's event is left as it was."""
+    before = copy.deepcopy(event)
+    produced = dialect.upstream_to_client(event)
+    assert event == before
     for ga in produced:
         validate_server_event(ga)
     return produced
@@ -1848,3 +1858,148 @@ def test_round_trips_cover_the_beta_union() -> None:
     by_hand = {"conversation.created"}  # test_conversation_created_is_dropped
     assert beta_union_types() - BETA_TYPES_SEEN == by_hand
     assert by_hand == DROPPED_UPSTREAM_EVENT_TYPES
+
+
+# =============================================================================================
+# Live: a GA client relayed to a real server process speaking beta (``OpenAI-Beta: realtime=v1``)
+# =============================================================================================
+
+
+class RelayedClient(EventWaiting):
+    """What a relay does with one session: GA events in through the dialect to a beta upstream (the
+    SDK's beta connection to our mock server), beta events back through it as GA. Every beta
+    event is checked against the beta union, every GA one against the GA union and the
+    cross-event invariants."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.dialect = BetaUpstreamDialect()
+        self.invariants = InvariantChecker()
+        self.pending: collections.deque[dict[str, Any]] = collections.deque()
+
+    async def send(self, event: dict[str, Any]) -> None:
+        for beta in self.dialect.client_to_upstream(ga_client(event)):
+            await asyncio.wait_for(self.connection._connection.send(json.dumps(beta)), TIMEOUT)
+
+    async def next_event(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while not self.pending:
+                beta = json.loads(await self.connection.recv_bytes())
+                BETA_SERVER_EVENT.validate_python(beta, strict=True)
+                for ga in self.dialect.upstream_to_client(beta):
+                    validate_server_event(ga)
+                    self.invariants.check(ga)
+                    self.pending.append(ga)
+        return self.pending.popleft()
+
+
+@contextlib.asynccontextmanager
+async def relayed(base_url: str) -> AsyncIterator[tuple[RelayedClient, dict[str, Any]]]:
+    """A relayed session and the GA ``session.created`` it started with."""
+    ws_url = base_url.replace("http://", "ws://") + "/v1"
+    sdk = AsyncOpenAI(base_url=f"{base_url}/v1", websocket_base_url=ws_url, api_key="sk-test")
+    async with sdk.beta.realtime.connect(model="gpt-4o-realtime-preview") as connection:
+        client = RelayedClient(connection)
+        created = await client.next_event()
+        assert created["type"] == "session.created"
+        yield client, created["session"]
+
+
+async def test_live_text_turn_and_tool_call(server: Any) -> None:
+    async with relayed(server.base_url) as (client, session):
+        assert session["type"] == "realtime"
+        assert session["audio"]["input"]["format"] == {"type": "audio/pcm", "rate": 24000}
+        await client.send(
+            {
+                "type": "session.update",
+                "session": {
+                    "type": "realtime",
+                    "output_modalities": ["text"],
+                    "tools": [{**TOOL, "name": "lookup"}],
+                    "truncation": "disabled",  # dropped on the way: beta has none
+                },
+            }
+        )
+        updated = (await client.collect_until("session.updated"))[-1]["session"]
+        assert updated["output_modalities"] == ["text"]
+        assert updated["tools"] == [{**TOOL, "name": "lookup"}]
+        await client.send({"type": "conversation.item.create", "item": user_text("hello")})
+        added = await client.collect_until("conversation.item.done")
+        assert types(added) == ["conversation.item.added", "conversation.item.done"]
+        await client.send({"type": "response.create"})
+        events = await client.collect_until("response.done")
+        assert "response.output_text.done" in types(events)
+        assert events[-1]["response"]["output"][0]["content"] == [
+            {"type": "output_text", "text": "You said: hello"}
+        ]
+        await client.send({"type": "conversation.item.create", "item": user_text("lookup cats")})
+        await client.collect_until("conversation.item.done")
+        await client.send({"type": "response.create"})
+        events = await client.collect_until("response.done")
+        arguments = next(e for e in events if e["type"] == "response.function_call_arguments.done")
+        assert arguments["name"] == "lookup"
+        kinds = types(events)
+        assert kinds.index("conversation.item.done") == kinds.index("response.output_item.done") - 1
+
+
+async def test_live_audio_turn_with_server_vad(server: Any) -> None:
+    async with relayed(server.base_url) as (client, _):
+        await client.send(
+            {
+                "type": "session.update",
+                "session": {
+                    "type": "realtime",
+                    "audio": {
+                        "input": {
+                            "transcription": {"model": "whisper-1"},
+                            "turn_detection": {"type": "server_vad", "silence_duration_ms": 500},
+                        },
+                        "output": {"format": {"type": "audio/pcmu"}, "voice": "echo"},
+                    },
+                },
+            }
+        )
+        updated = (await client.collect_until("session.updated"))[-1]["session"]
+        assert updated["audio"]["output"] == {
+            "format": {"type": "audio/pcmu"},
+            "voice": "echo",
+            "speed": 1.0,
+        }
+        await stream(client, clip("go_forward_human.wav"), speed=0)
+        events = await client.collect_until("response.done")
+        kinds = types(events)
+        assert (
+            kinds.index("input_audio_buffer.speech_started")
+            < kinds.index("input_audio_buffer.committed")
+            < kinds.index("conversation.item.added")
+            < kinds.index("response.created")
+        )
+        assert "response.output_audio.delta" in kinds
+        assert "response.output_audio_transcript.done" in kinds
+        done = events[-1]["response"]
+        assert done["audio"]["output"] == {"format": {"type": "audio/pcmu"}, "voice": "echo"}
+        assert done["output"][0]["content"][0]["type"] == "output_audio"
+
+
+async def test_live_errors_come_back_with_ga_params(server: Any) -> None:
+    async with relayed(server.base_url) as (client, _):
+        await client.send({"type": "input_audio_buffer.commit", "event_id": "evt_empty"})
+        error = (await client.collect_until("error"))[-1]["error"]
+        assert error["code"] == "input_audio_buffer_commit_empty"
+        assert error["event_id"] == "evt_empty"
+        await client.send({"type": "conversation.item.create", "item": user_text("speak")})
+        await client.send({"type": "response.create"})
+        await client.collect_until("response.done")
+        await client.send(
+            {
+                "type": "session.update",
+                "event_id": "evt_voice",
+                "session": {"type": "realtime", "audio": {"output": {"voice": "ash"}}},
+            }
+        )
+        error = (await client.collect_until("error"))[-1]["error"]
+        assert (error["code"], error["param"], error["event_id"]) == (
+            "cannot_update_voice",
+            "session.audio.output.voice",
+            "evt_voice",
+        )
