@@ -19,6 +19,7 @@ __all__ = [
     "TURN_DETECTION_FIELDS",
     "beta_error",
     "beta_param",
+    "ga_param",
 ]
 
 FORMAT_TO_GA: dict[str, dict[str, Any]] = {
@@ -73,6 +74,21 @@ def beta_param(param: str | None) -> str | None:
         rest = param[len(ga_prefix) :]
         if param.startswith(ga_prefix) and (not rest or rest[0] in ".["):
             return beta_prefix + rest
+    return param
+
+
+def ga_param(param: str | None) -> str | None:
+    """The GA path of a beta parameter path: the reverse of :func:`beta_param`.
+
+    For errors from an upstream that speaks beta (``relay.dialects.beta``), reported to a GA
+    client at the paths it sent.
+    """
+    if param is None:
+        return None
+    for ga_prefix, beta_prefix in GA_TO_BETA_PARAMS.items():
+        rest = param[len(beta_prefix) :]
+        if param.startswith(beta_prefix) and (not rest or rest[0] in ".["):
+            return ga_prefix + rest
     return param
 
 
