@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from protocol import ClientEvent, new_id
+from protocol import ClientEvent, ProtocolError, new_id
 from protocol.errors import error_event
 from realtime_session.commands import ArmTimer, DisarmTimer, EndSession
 from realtime_session.signals import (
@@ -293,7 +293,12 @@ class RelaySession:
     # --- helpers ----------------------------------------------------------------------------------
 
     def _to_upstream(self, event: Event) -> list[Output]:
-        return [SendUpstream(translated) for translated in self._dialect.client_to_upstream(event)]
+        try:
+            translated = self._dialect.client_to_upstream(event)
+        except ProtocolError as refusal:
+            event_id = event.get("event_id")
+            return [refusal.with_event_id(event_id if isinstance(event_id, str) else None).to_event()]
+        return [SendUpstream(upstream_event) for upstream_event in translated]
 
     def send_upstream(self, event: Event) -> list[Output]:
         """For :mod:`relay.playback`: a GA client event of our own, sent upstream."""

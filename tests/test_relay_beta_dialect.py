@@ -35,6 +35,7 @@ from openai.types.realtime.realtime_client_event import RealtimeClientEvent
 from pydantic import Field, TypeAdapter
 
 from protocol.beta import DROPPED_SERVER_EVENT_TYPES, BetaServerTranslator, parse_beta_client_event
+from protocol import ProtocolError
 from protocol.beta.params import GA_TO_BETA_PARAMS, beta_param, ga_param
 from protocol.beta.server_to_beta import _RENAMED_SERVER_EVENTS
 from protocol.validation import parse_client_event
@@ -445,7 +446,7 @@ def test_item_create_renames_assistant_content() -> None:
     }
 
 
-def test_item_create_drops_images_and_mcp_items() -> None:
+def test_item_create_drops_images_and_refuses_mcp_items() -> None:
     beta = one_beta(
         {
             "type": "conversation.item.create",
@@ -469,7 +470,9 @@ def test_item_create_drops_images_and_mcp_items() -> None:
             "approve": True,
         },
     }
-    assert to_beta(mcp) == []
+    with pytest.raises(ProtocolError) as refusal:
+        to_beta(mcp)
+    assert refusal.value.code == "unsupported_by_upstream"
 
 
 def test_response_create() -> None:

@@ -24,7 +24,12 @@ class Dialect(Protocol):
     """For logs and ``/health``: ``ga``, ``beta``, ``glm``."""
 
     def client_to_upstream(self, event: Event) -> list[Event]:
-        """A validated GA client event, as the zero or more events the upstream takes."""
+        """A validated GA client event, as the zero or more events the upstream takes.
+
+        Raises:
+            ProtocolError: the upstream cannot do what the event asks; the relayed session
+                answers the client with it (its ``event_id`` echoed) and sends nothing.
+        """
         ...
 
     def upstream_to_client(self, event: Event) -> list[Event]:

@@ -43,8 +43,9 @@ session's transcription ``model`` outside beta's three names; a transcription se
 MCP tools and an MCP ``tool_choice``. A custom voice ``{"id": ...}`` is sent as its id string.
 Content parts: ``input_image`` is dropped everywhere; in ``response.create`` input items,
 ``output_audio`` parts are dropped too (beta's response input has no ``audio`` part type). A
-``conversation.item.create`` whose item beta cannot express (MCP items) is dropped whole (no
-upstream event; the client gets no answer for it).
+``conversation.item.create`` whose item beta cannot express (MCP items) is refused: the client
+gets an ``error`` with code ``unsupported_by_upstream`` (:class:`~protocol.ProtocolError`, which the
+relayed session answers with) and nothing goes upstream.
 
 Server events, beta -> GA:
 
@@ -116,6 +117,7 @@ from protocol.beta.objects import (
     transcription_session_to_beta,
 )
 from protocol.beta.params import FORMAT_TO_GA, TURN_DETECTION_FIELDS, ga_param
+from protocol.errors import ProtocolError
 from protocol.ids import new_id
 from relay.dialects.base import Event
 
@@ -373,7 +375,12 @@ def _session_update_to_beta(event: Event) -> Events:
 def _item_create_to_beta(event: Event) -> Events:
     item = item_to_beta(event["item"])
     if item is None:
-        return []
+        raise ProtocolError(
+            "unsupported_by_upstream",
+            f"This model's upstream speaks the beta Realtime API, which has no "
+            f"'{event['item'].get('type')}' items.",
+            param="item.type",
+        )
     ordering = {k: event[k] for k in ("previous_item_id",) if k in event}
     return [_envelope(event, "conversation.item.create", **ordering, item=item)]
 
