@@ -297,7 +297,8 @@ class RelaySession:
             translated = self._dialect.client_to_upstream(event)
         except ProtocolError as refusal:
             event_id = event.get("event_id")
-            return [refusal.with_event_id(event_id if isinstance(event_id, str) else None).to_event()]
+            tagged = refusal.with_event_id(event_id if isinstance(event_id, str) else None)
+            return [tagged.to_event()]
         return [SendUpstream(upstream_event) for upstream_event in translated]
 
     def send_upstream(self, event: Event) -> list[Output]:

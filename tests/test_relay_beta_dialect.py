@@ -34,8 +34,8 @@ from openai.types.beta.realtime.transcription_session import (
 from openai.types.realtime.realtime_client_event import RealtimeClientEvent
 from pydantic import Field, TypeAdapter
 
-from protocol.beta import DROPPED_SERVER_EVENT_TYPES, BetaServerTranslator, parse_beta_client_event
 from protocol import ProtocolError
+from protocol.beta import DROPPED_SERVER_EVENT_TYPES, BetaServerTranslator, parse_beta_client_event
 from protocol.beta.params import GA_TO_BETA_PARAMS, beta_param, ga_param
 from protocol.beta.server_to_beta import _RENAMED_SERVER_EVENTS
 from protocol.validation import parse_client_event
