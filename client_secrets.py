@@ -13,6 +13,11 @@ What one request can cost is bounded: the body is read up to ``REALTIME_MAX_REQU
 (HTTP 413 beyond), parsed like a client event (strict JSON, bounded nesting: HTTP 400 with an
 OpenAI-shaped error, never a 500), and at most ``REALTIME_MAX_CLIENT_SECRETS`` unused secrets are
 held (HTTP 429 with ``Retry-After`` beyond).
+
+A secret's ``session.model`` must be one the catalog serves (``model_catalog``; with a default
+entry, any name is): else HTTP 400 ``invalid_model``. The model binds the session the secret
+opens; without one, the connection's ``?model=`` chooses. The reply's session shows the model's
+session defaults (voice, instructions) beneath the secret's own configuration.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from auth import ClientSecret, ClientSecretStoreFull, presented_key
+from model_catalog import ModelCatalog, layered_session
 from protocol import ProtocolError
 from protocol.beta import BetaServerTranslator, parse_beta_client_event
 from protocol.frames import decode_frame
@@ -113,10 +119,23 @@ def _mint(
     return secret
 
 
-def _effective_session(update: dict[str, Any] | None, model: str) -> dict[str, Any]:
-    """The session object a secret's session will start with."""
+def _effective_session(
+    request: Request, update: dict[str, Any] | None
+) -> dict[str, Any] | JSONResponse:
+    """The session object a secret's session will start with (its model's session defaults
+    beneath it), or 400 ``invalid_model`` for a model the catalog does not serve."""
+    catalog: ModelCatalog = request.app.state.catalog
+    name = (update or {}).get("model")
+    entry = catalog.resolve(name)
+    if entry is None:
+        refusal = catalog.invalid_model(name)
+        return _error(400, refusal.code, refusal.message, "session.model")
+    model = name or entry.name
     session_type = (update or {}).get("type", "realtime")
-    core = RealtimeSession(model=model, session_type=session_type, initial_session=update)
+    initial = layered_session(
+        entry.session_defaults, model=model, session_type=session_type, initial=update
+    )
+    core = RealtimeSession(model=model, session_type=session_type, initial_session=initial)
     return core.config.to_dict()
 
 
@@ -146,7 +165,9 @@ async def create_client_secret(request: Request) -> JSONResponse:
         except ProtocolError as error:
             return _error(400, error.code, error.message, error.param)
         session = update.data["session"]  # as validated: a null that means "not set" is left out
-    effective = _effective_session(session, settings.model_name)
+    effective = _effective_session(request, session)
+    if isinstance(effective, JSONResponse):
+        return effective
     secret = _mint(request, session, ttl)
     if isinstance(secret, JSONResponse):
         return secret
@@ -167,7 +188,9 @@ async def create_beta_session(request: Request) -> JSONResponse:
         return _error(400, error.code, error.message, error.param)
     settings = request.app.state.settings
     ga_session = update.data["session"]
-    effective = _effective_session(ga_session, settings.model_name)
+    effective = _effective_session(request, ga_session)
+    if isinstance(effective, JSONResponse):
+        return effective
     created = {"type": "session.created", "event_id": "event_mint", "session": effective}
     (beta_event,) = BetaServerTranslator().translate(created)
     secret = _mint(request, ga_session, settings.client_secret_ttl_s)

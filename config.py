@@ -38,7 +38,15 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     model_name: str = Field(
-        "gpt-realtime", description="Model name reported in sessions and by /v1/models."
+        "gpt-realtime",
+        description="Model name reported in sessions and by /v1/models when no config file "
+        "lists the models (then it names the one entry, which serves every name).",
+    )
+    config: str | None = Field(
+        None,
+        description="A YAML file listing the models this server serves, each a pipeline or a "
+        "relay (model_catalog/, README 'Several models'). Unset: one pipeline from these "
+        "settings serves every model name.",
     )
     mock_token_delay_ms: float = Field(
         0.0, ge=0, description="Mock LLM: delay before each word, to test cancel and barge-in."

@@ -1,8 +1,8 @@
 """The server: a FastAPI app with the Realtime WebSocket at ``/v1/realtime``.
 
 Run ``python main.py [--host H] [--port P] [--profile mock|local] [--log-level L]
-[--ssl-certfile CERT --ssl-keyfile KEY]`` or ``uvicorn main:app``. Flags override ``REALTIME_*``
-environment variables and ``.env``.
+[--ssl-certfile CERT --ssl-keyfile KEY] [--config MODELS.yaml]`` or ``uvicorn main:app``. Flags
+override ``REALTIME_*`` environment variables and ``.env``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, WebSocket
 from loguru import logger
@@ -31,24 +32,30 @@ from auth import (
 )
 from client_secrets import router as client_secrets_router
 from config import get_settings
-from pipeline_manager import create_service_factory
+from model_catalog import CatalogConfigError, ModelCatalog, ModelEntry, load_catalog_config
+from pipeline_manager.providers import ProviderConfigError
 from protocol import ProtocolError
+from startup_errors import OneLineStartupErrors, StartupError
 from transport import RealtimeConnection, choose_subprotocol, wants_beta
 from transport.cors import RealtimeCORS
 from transport.origins import origin_allowed, refusal_reason
+from transport.session_parts import relay_not_served, requested_model
 from transport.webrtc import hang_up_all, join_call
 from transport.webrtc import router as webrtc_router
 from web_console import mount_console
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 SESSION_LIMIT_CLOSE_CODE = 1013  # "try again later"
+INVALID_MODEL_CLOSE_CODE = 4000  # the real API's close for invalid_request_error.invalid_model
+SERVER_ERROR_CLOSE_CODE = 1011
+REFUSE_TIMEOUT_S = 5.0
 WS_MAX_SIZE = 32 * 1024 * 1024
 """Largest WebSocket message accepted (use ``uvicorn --ws-max-size 33554432`` to match)."""
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load the profile's models before the server accepts connections."""
+    """Build the model catalog (loading the models) before the server accepts connections."""
     settings = get_settings()
     # Our log and uvicorn's (access lines quote query strings) never show a key or an ek_ secret;
     # diagnose=False: loguru would print variable values, keys included, in tracebacks.
@@ -62,7 +69,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     started = time.perf_counter()
     app.state.settings = settings
-    app.state.services = create_service_factory(settings)
+    try:
+        app.state.catalog = ModelCatalog.from_settings(settings)
+    except (CatalogConfigError, ProviderConfigError) as error:
+        app.state.startup_error = str(error)
+        raise StartupError(str(error)) from None  # one line, no traceback: startup_errors.py
     app.state.connections = set()
     app.state.auth = Authenticator(
         settings.api_key_list(), ClientSecretStore(max_live=settings.max_client_secrets)
@@ -75,7 +86,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     logger.info(
         f"profile '{settings.profile}' ready in {time.perf_counter() - started:.2f} s: "
-        f"{app.state.services.describe()}"
+        f"{app.state.catalog.describe()}"
     )
     yield
     await hang_up_all(app.state)  # WebRTC calls hold peer connections: end them first
@@ -83,6 +94,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="Realtime voice server", lifespan=lifespan)
 app.add_middleware(RealtimeCORS)  # CORS for HTTP under /v1/realtime, by the WebSocket's origin rule
+app.add_middleware(OneLineStartupErrors)  # a bad model list is one line, not a traceback
 app.include_router(client_secrets_router)
 # --- WebRTC calls (transport/webrtc/): POST /v1/realtime/calls, .../{id}/hangup, the older
 # POST /v1/realtime?model=...; the sideband WS /v1/realtime?call_id=... is routed in realtime().
@@ -92,27 +104,30 @@ mount_console(app)
 
 @app.get("/health")
 async def health() -> dict[str, object]:
-    """Liveness and readiness, with the number of open sessions."""
+    """Liveness and readiness, with the number of open sessions and each model's state.
+
+    A relay whose upstream is down is listed in ``degraded``; the server itself stays
+    ``healthy`` (its other models serve), so a load balancer does not take it out.
+    """
+    catalog: ModelCatalog = app.state.catalog
     return {
         "status": "healthy",
         "active_sessions": len(app.state.connections),
         "profile": app.state.settings.profile,
-        "models": app.state.services.describe(),
+        "models": catalog.health(),
+        "degraded": catalog.degraded(),
     }
 
 
 @app.get("/v1/models")
 async def list_models() -> dict[str, object]:
     """The models this server serves, in the OpenAI list shape."""
+    catalog: ModelCatalog = app.state.catalog
     return {
         "object": "list",
         "data": [
-            {
-                "id": app.state.settings.model_name,
-                "object": "model",
-                "created": 0,
-                "owned_by": "realtime-server",
-            }
+            {"id": entry.name, "object": "model", "created": 0, "owned_by": entry.owned_by}
+            for entry in catalog.entries
         ],
     }
 
@@ -169,16 +184,59 @@ async def realtime(websocket: WebSocket) -> None:
         await refuse(websocket, SESSION_LIMIT_CLOSE_CODE, "session_limit_reached", message)
         return
     params = websocket.query_params
-    session_type = "transcription" if params.get("intent") == "transcription" else "realtime"
-    connection = RealtimeConnection(
-        websocket,
-        app.state.services,
-        settings,
-        model=params.get("model") or settings.model_name,
-        session_type=session_type,
-        beta=wants_beta(websocket.headers, offered),
-        initial_session=initial_session,
-    )
+    catalog: ModelCatalog = app.state.catalog
+    name = requested_model(initial_session, params.get("model"))
+    entry = catalog.resolve(name)
+    if entry is None:
+        await refuse_with(
+            websocket,
+            INVALID_MODEL_CLOSE_CODE,
+            catalog.invalid_model(name),
+            reason="invalid_request_error.invalid_model",
+        )
+        return
+    if not entry.try_open():
+        await refuse(
+            websocket, SESSION_LIMIT_CLOSE_CODE, "session_limit_reached", entry.limit_message()
+        )
+        return
+    try:
+        session_type = "transcription" if params.get("intent") == "transcription" else "realtime"
+        await serve(
+            websocket,
+            entry,
+            model=name or entry.name,
+            session_type=session_type,
+            beta=wants_beta(websocket.headers, offered),
+            initial_session=initial_session,
+        )
+    finally:
+        entry.closed()
+
+
+async def serve(
+    websocket: WebSocket,
+    entry: ModelEntry,
+    *,
+    model: str,
+    session_type: str,
+    beta: bool,
+    initial_session: dict[str, Any] | None,
+) -> None:
+    """Serve one session of ``entry`` on an accepted WebSocket until it ends."""
+    try:
+        connection = RealtimeConnection(
+            websocket,
+            entry,
+            model=model,
+            session_type=session_type,
+            beta=beta,
+            initial_session=initial_session,
+        )
+    except NotImplementedError:  # a relay entry: not served yet
+        error = ProtocolError("server_error", relay_not_served(entry), error_type="server_error")
+        await refuse_with(websocket, SERVER_ERROR_CLOSE_CODE, error)
+        return
     app.state.connections.add(connection)
     try:
         await connection.run()
@@ -195,10 +253,16 @@ INVALID_KEY_MESSAGE = (
 
 async def refuse(websocket: WebSocket, close_code: int, code: str, message: str) -> None:
     """Answer like the real API: an ``error`` event after the upgrade, then a close."""
-    error = ProtocolError(code, message)
+    await refuse_with(websocket, close_code, ProtocolError(code, message))
+
+
+async def refuse_with(
+    websocket: WebSocket, close_code: int, error: ProtocolError, reason: str | None = None
+) -> None:
+    """Send ``error`` as an ``error`` event, then close with ``close_code`` (and ``reason``)."""
     with contextlib.suppress(Exception):
-        await websocket.send_text(json.dumps(error.to_event()))
-        await websocket.close(code=close_code)
+        await asyncio.wait_for(websocket.send_text(json.dumps(error.to_event())), REFUSE_TIMEOUT_S)
+        await asyncio.wait_for(websocket.close(code=close_code, reason=reason), REFUSE_TIMEOUT_S)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -211,13 +275,21 @@ def main(argv: list[str] | None = None) -> None:
     # --- TLS (README "TLS"): https:// and wss://, the handshake under the connection guard ---
     parser.add_argument("--ssl-certfile", help="PEM certificate chain: serve https and wss")
     parser.add_argument("--ssl-keyfile", help="PEM private key of --ssl-certfile (unencrypted)")
+    parser.add_argument(
+        "--config", help="YAML list of the models to serve (README 'Several models')"
+    )
     args = parser.parse_args(argv)
-    for name in ("host", "port", "profile", "log_level", "ssl_certfile", "ssl_keyfile"):
+    for name in ("host", "port", "profile", "log_level", "ssl_certfile", "ssl_keyfile", "config"):
         value = getattr(args, name)
         if value is not None:
             os.environ[f"REALTIME_{name.upper()}"] = str(value)
     get_settings.cache_clear()
     settings = get_settings()
+    if settings.config is not None:
+        try:  # checked here too, to fail before uvicorn starts; the lifespan builds it
+            load_catalog_config(settings.config)
+        except CatalogConfigError as error:
+            parser.error(str(error))  # one line and exit status 2, no traceback
 
     import uvicorn
 
@@ -229,25 +301,30 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(error))  # one line and exit status 2, no traceback
     http_protocol, ws_protocol = guarded_protocols(settings, tls)  # uvicorn gets no ssl: see there
     app.state.connection_guard = http_protocol.holder.guard()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        # TLS needs asyncio's loop: uvloop reads a new connection before the guard can pause it
-        # to start TLS (transport/connection_guard/tls.py).
-        loop="asyncio" if tls else "auto",
-        # A 15 MiB audio append is ~21 MB of base64: uvicorn's 16 MiB default would cut it off.
-        ws_max_size=WS_MAX_SIZE,
-        # Request deadline, header limit, connection limits, bounded closes: see the package.
-        # The WebSocket protocol also parses reads in fair shares (transport/ws_protocol.py).
-        http=http_protocol,
-        ws=ws_protocol,
-        timeout_keep_alive=settings.keep_alive_timeout_s,
-        # The guard aborts connections that have not closed within close_timeout_s of shutdown;
-        # this backstop then cancels whatever application task is left.
-        timeout_graceful_shutdown=math.ceil(settings.close_timeout_s) + 1,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            # TLS needs asyncio's loop: uvloop reads a new connection before the guard can pause it
+            # to start TLS (transport/connection_guard/tls.py).
+            loop="asyncio" if tls else "auto",
+            # A 15 MiB audio append is ~21 MB of base64: uvicorn's 16 MiB default would cut it off.
+            ws_max_size=WS_MAX_SIZE,
+            # Request deadline, header limit, connection limits, bounded closes: see the package.
+            # The WebSocket protocol also parses reads in fair shares (transport/ws_protocol.py).
+            http=http_protocol,
+            ws=ws_protocol,
+            timeout_keep_alive=settings.keep_alive_timeout_s,
+            # The guard aborts connections that have not closed within close_timeout_s of shutdown;
+            # this backstop then cancels whatever application task is left.
+            timeout_graceful_shutdown=math.ceil(settings.close_timeout_s) + 1,
+        )
+    except SystemExit:
+        if getattr(app.state, "startup_error", None):
+            sys.exit(2)  # uvicorn has logged the one line (startup_errors.py)
+        raise
 
 
 if __name__ == "__main__":

@@ -105,6 +105,8 @@ class RealtimeTestClient(EventWaiting):
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
+        self.session: dict[str, Any] = {}
+        """The ``session.created`` session (set by ``tests.conftest.open_client``)."""
         self.events: list[dict[str, Any]] = []
         self.invariants = InvariantChecker()
 

@@ -855,7 +855,22 @@ async def test_health_and_models(server: ServerProcess) -> None:
     assert isinstance(health["active_sessions"], int)
     assert health["active_sessions"] >= 0
     assert health["profile"] == "mock"
-    assert isinstance(health["models"], dict)
+    assert health["degraded"] == []
+    # Without --config: one default pipeline, from the REALTIME_* settings (model_catalog/).
+    assert list(health["models"]) == ["gpt-realtime"]
+    entry = health["models"]["gpt-realtime"]
+    assert entry["kind"] == "pipeline"
+    assert entry["ready"] is True
+    assert entry["default"] is True
+    assert entry["max_sessions"] is None
+    assert isinstance(entry["sessions"], int)
+    assert entry["models"] == {
+        "stt": "mock-stt",
+        "llm": "mock-llm",
+        "tts": "mock-tts",
+        "vad": "silero",
+    }
+    assert set(entry["usage"]) == {"total_tokens", "input_tokens", "output_tokens"}
 
     models = await asyncio.to_thread(_get_json, f"{server.base_url}/v1/models")
     assert models["object"] == "list"
@@ -863,7 +878,7 @@ async def test_health_and_models(server: ServerProcess) -> None:
     for model in models["data"]:
         assert model["object"] == "model"
         assert isinstance(model["created"], int)
-        assert isinstance(model["owned_by"], str)
+        assert model["owned_by"] == "realtime-server"
     # The SDK parses it too.
     async with asyncio.timeout(10):
         listed = [m.id async for m in sdk_client(server.base_url).models.list()]
@@ -873,3 +888,4 @@ async def test_health_and_models(server: ServerProcess) -> None:
     async with open_client(server.base_url):
         health = await asyncio.to_thread(_get_json, f"{server.base_url}/health")
         assert health["active_sessions"] >= 1
+        assert health["models"]["gpt-realtime"]["sessions"] >= 1

@@ -419,7 +419,7 @@ def text_of(events: list[dict[str, Any]]) -> str:
 
 
 async def test_health_names_each_stage(openai_server: ServerProcess, stand_in: StandIn) -> None:
-    models = openai_server.health()["models"]
+    models = openai_server.health()["models"]["gpt-realtime"]["models"]
     assert models["stt"] == f"openai: stand-in-stt at {stand_in.base_url}"
     assert models["llm"] == f"openai: stand-in-llm at {stand_in.base_url}"
     assert models["tts"] == f"openai: stand-in-tts at {stand_in.base_url}"
@@ -500,7 +500,7 @@ async def test_function_calls_come_through_the_provider(
 async def test_ollama_and_elevenlabs_route_to_the_stand_in(
     elevenlabs_server: ServerProcess, stand_in: StandIn
 ) -> None:
-    models = elevenlabs_server.health()["models"]
+    models = elevenlabs_server.health()["models"]["gpt-realtime"]["models"]
     assert models["llm"] == f"ollama: llama3.2:1b at {stand_in.base_url}"
     assert models["tts"].startswith("elevenlabs: eleven_flash_v2_5 at http://127.0.0.1:")
     assert models["stt"].startswith("mock")

@@ -21,14 +21,26 @@ from typing import Any
 from loguru import logger
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from config import Settings
 from fairness import FairShare
-from pipeline_manager import ServiceFactory, SessionPipeline
+from model_catalog import ModelEntry
 from protocol import ProtocolError
 from protocol.beta import BetaServerTranslator, parse_beta_client_event
 from protocol.validation import parse_client_event
-from realtime_session import RealtimeSession, SessionLimits
-from transport.driver import Closure, DriverLimits, SessionDriver
+from transport.driver import Closure, SessionDriver
+from transport.session_parts import (
+    driver_limits,
+    note_server_event,
+    open_session,
+    session_limits,
+)
+
+__all__ = [
+    "RealtimeConnection",
+    "choose_subprotocol",
+    "driver_limits",  # re-exported: they used to live here
+    "session_limits",
+    "wants_beta",
+]
 
 BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 SESSION_EXPIRED_CLOSE_CODE = 1000
@@ -47,28 +59,6 @@ def wants_beta(headers: Any, offered: list[str]) -> bool:
     return "realtime=v1" in beta_header.replace(" ", "") or BETA_SUBPROTOCOL in offered
 
 
-def session_limits(settings: Settings) -> SessionLimits:
-    """The core's per-session limits and deadlines from the server's settings."""
-    return SessionLimits(
-        max_input_buffer_ms=settings.max_input_buffer_ms,
-        max_conversation_items=settings.max_conversation_items,
-        response_timeout_s=settings.response_timeout_s,
-        transcription_timeout_s=settings.transcription_timeout_s,
-        max_stored_audio_bytes=settings.max_stored_audio_bytes,
-        max_output_tokens=settings.max_reply_tokens,
-    )
-
-
-def driver_limits(settings: Settings) -> DriverLimits:
-    """What one session may cost the server, from its settings."""
-    idle_s = settings.session_idle_timeout_s
-    return DriverLimits(
-        events_per_s=settings.max_client_events_per_s,
-        event_burst=settings.max_client_event_burst,
-        idle_timeout_s=idle_s if idle_s > 0 else None,
-    )
-
-
 def _to_json(event: dict[str, Any]) -> str:
     """Compact, strictly valid JSON (no NaN/Infinity, which JSON does not have)."""
     return json.dumps(event, separators=(",", ":"), allow_nan=False)
@@ -80,27 +70,30 @@ class RealtimeConnection:
     def __init__(
         self,
         websocket: WebSocket,
-        services: ServiceFactory,
-        settings: Settings,
+        entry: ModelEntry,
         *,
         model: str,
         session_type: str = "realtime",
         beta: bool = False,
         initial_session: dict[str, Any] | None = None,
     ) -> None:
+        """Make the session of ``entry`` (raises ``NotImplementedError`` for a relay entry)."""
         self._ws = websocket
-        self._settings = settings
+        self._entry = entry
+        self._settings = settings = entry.settings
         # The beta dialect is translated at the edge: the core only ever sees GA events.
         self._beta = BetaServerTranslator() if beta else None
-        self.core = RealtimeSession(
+        self.core, make_backend = open_session(
+            entry,
+            settings,
             model=model,
             session_type=session_type,
             initial_session=initial_session,
-            limits=session_limits(settings),
+            transport="websocket",
         )
         self.driver = SessionDriver(
             self.core,
-            lambda report: SessionPipeline(services, report, name=self.core.config.id),
+            make_backend,
             parse=parse_beta_client_event if beta else parse_client_event,
             emit=self._enqueue,
             limits=driver_limits(settings),
@@ -161,6 +154,7 @@ class RealtimeConnection:
             await asyncio.wait_for(self._ws.close(code=code, reason=reason), 2.0)
 
     def _enqueue(self, event: dict[str, Any]) -> None:
+        note_server_event(self._entry, event)
         events = [event] if self._beta is None else self._beta.translate(event)
         for outgoing in events:
             text = _to_json(outgoing)

@@ -63,6 +63,15 @@ def console_mints_secrets(app: FastAPI) -> bool:
     return os.environ.get(CONSOLE_SECRETS_ENV, "").strip().lower() in _TRUE
 
 
+def _model_name(app: FastAPI, settings: Any) -> str:
+    """The model the console asks for: the catalog's default (or first) model."""
+    catalog = getattr(app.state, "catalog", None)
+    if catalog is not None:
+        name: str = catalog.default_name()
+        return name
+    return getattr(settings, "model_name", "gpt-realtime")
+
+
 def _same_origin(request: Request) -> bool:
     """A browser's cross-site request carries a foreign ``Origin``: refuse to mint for it."""
     origin = request.headers.get("origin")
@@ -93,7 +102,7 @@ def mount_console(app: FastAPI) -> None:
             {
                 "auth_required": auth_required(request.app),
                 "client_secrets": console_mints_secrets(request.app),
-                "model": getattr(settings, "model_name", "gpt-realtime"),
+                "model": _model_name(request.app, settings),
                 "profile": getattr(settings, "profile", None),
             },
             headers=_NO_CACHE,

@@ -33,21 +33,19 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from loguru import logger
 from starlette.websockets import WebSocket
 
-from config import Settings
-from pipeline_manager import ServiceFactory, SessionPipeline
+from model_catalog import ModelEntry
 from protocol import ProtocolError
 from protocol.beta import parse_beta_client_event
 from protocol.validation import parse_client_event
-from realtime_session import RealtimeSession
 from realtime_session.signals import Signal
 from transport.driver import SessionDriver
+from transport.session_parts import driver_limits, note_server_event, open_session
 from transport.webrtc.audio_in import decode_on_arrival, start_reading
 from transport.webrtc.audio_out import OutputAudioTrack, sends_opus
 from transport.webrtc.datachannel import DataChannelEvents
 from transport.webrtc.ice import rtc_ice_servers
 from transport.webrtc.registry import new_call_id
 from transport.webrtc.sideband import Sideband
-from transport.websocket import driver_limits, session_limits
 
 WATCH_INTERVAL_S = 1.0
 DRAIN_TIMEOUT_S = 1.0
@@ -60,25 +58,28 @@ class RealtimeCall:
 
     def __init__(
         self,
-        services: ServiceFactory,
-        settings: Settings,
+        entry: ModelEntry,
         *,
         model: str,
         initial_session: dict[str, Any] | None = None,
         beta: bool = False,
         on_end: Callable[[RealtimeCall], None] = lambda call: None,
     ) -> None:
-        self.id = new_call_id()
-        self._services = services
-        self._settings = settings
-        self._beta = beta
-        self._on_end = on_end
-        self.core = RealtimeSession(
+        """Make the session of ``entry`` (raises ``NotImplementedError`` for a relay entry,
+        before anything that would need freeing exists)."""
+        self.entry = entry
+        self._settings = settings = entry.settings
+        self.core, self._make_backend = open_session(
+            entry,
+            settings,
             model=model,
+            session_type="realtime",
             initial_session=initial_session,
-            limits=session_limits(settings),
             transport="webrtc",
         )
+        self.id = new_call_id()
+        self._beta = beta
+        self._on_end = on_end
         configuration = RTCConfiguration(
             iceServers=rtc_ice_servers(settings.ice_servers),
             bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
@@ -131,7 +132,7 @@ class RealtimeCall:
         """Open the session (``session.created`` waits for the data channel) and serve it."""
         self._driver = SessionDriver(
             self.core,
-            lambda report: SessionPipeline(self._services, report, name=self.core.config.id),
+            self._make_backend,
             parse=parse_beta_client_event if self._beta else parse_client_event,
             emit=self._emit,
             limits=driver_limits(self._settings),
@@ -302,6 +303,7 @@ class RealtimeCall:
     # --- what the driver and the track report ----------------------------------------------------
 
     def _emit(self, event: dict[str, Any]) -> None:
+        note_server_event(self.entry, event)
         self.events.send(event)
         for sideband in list(self._sidebands):
             sideband.send(event)

@@ -15,9 +15,11 @@ same rule.
 
 Refusals are the real API's JSON errors, and leave nothing allocated: 401 ``invalid_api_key``,
 400 ``invalid_offer`` (an SDP offer aiortc cannot take), 400 with the ``session.update`` error for
-a bad ``session`` part, 429 ``session_limit_reached`` when ``REALTIME_MAX_SESSIONS`` sessions
-(calls and WebSockets together) are open. A bad offer is caught before an ``ek_`` secret is used
-up when it does not even parse.
+a bad ``session`` part, 400 ``invalid_model`` for a model the catalog does not serve (the model
+is the client secret's, else the ``session`` part's, else ``?model=``; see ``model_catalog``),
+429 ``session_limit_reached`` when ``REALTIME_MAX_SESSIONS`` sessions (calls and WebSockets
+together) or the model's own ``max_sessions`` are open. A bad offer is caught before an ``ek_``
+secret is used up when it does not even parse.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ from starlette.datastructures import UploadFile
 from starlette.websockets import WebSocket
 
 from auth import AUTH_FAILED_CLOSE_CODE, CLIENT_SECRET_PREFIX, presented_key
+from model_catalog import ModelCatalog
 from protocol import ProtocolError
 from protocol.validation import parse_client_event
 from realtime_session.session_config import SessionConfig
 from transport.origins import origin_allowed, refusal_reason
+from transport.session_parts import relay_not_served, requested_model
 from transport.webrtc.call import RealtimeCall
 from transport.webrtc.registry import CallRegistry
 from transport.websocket import choose_subprotocol, wants_beta
@@ -66,6 +70,11 @@ async def hang_up_all(state: Any) -> None:
 def _error(status: int, code: str | None, message: str, param: str | None = None) -> JSONResponse:
     error = {"message": message, "type": "invalid_request_error", "param": param, "code": code}
     return JSONResponse({"error": error}, status_code=status)
+
+
+def _server_error(message: str) -> JSONResponse:
+    error = {"message": message, "type": "server_error", "param": None, "code": "server_error"}
+    return JSONResponse({"error": error}, status_code=500)
 
 
 # --- origins -------------------------------------------------------------------------------------
@@ -123,20 +132,32 @@ async def _create_call(request: Request) -> Response:
         allowed, secret_session = auth.authenticate(key)
         if not allowed:
             return _error(401, "invalid_api_key", INVALID_KEY)
-    model = request.query_params.get("model") or settings.model_name
+    catalog: ModelCatalog = state.catalog
+    form_model = (form_session or {}).get("model")
+    name = requested_model(secret_session, form_model, request.query_params.get("model"))
+    entry = catalog.resolve(name)
+    if entry is None:
+        refusal = catalog.invalid_model(name)
+        return _error(400, refusal.code, refusal.message, refusal.param)
+    model = name or entry.name
     try:
         initial = _initial_session(model, secret_session, form_session)
     except ProtocolError as error:
         return _error(400, error.code, error.message, error.param)
+    if not entry.try_open():
+        return _error(429, "session_limit_reached", entry.limit_message())
+    try:
+        call = RealtimeCall(
+            entry,
+            model=model,
+            initial_session=initial,
+            beta=wants_beta(request.headers, []),
+            on_end=lambda ended: _forget(state, ended),
+        )
+    except NotImplementedError:
+        entry.closed()
+        return _server_error(relay_not_served(entry))
     registry = calls_of(state)
-    call = RealtimeCall(
-        state.services,
-        settings,
-        model=model,
-        initial_session=initial,
-        beta=wants_beta(request.headers, []),
-        on_end=lambda ended: _forget(state, ended),
-    )
     # Counted at once (no await in between): concurrent offers cannot overshoot the cap.
     state.connections.add(call)
     try:
@@ -234,6 +255,7 @@ def _initial_session(
 def _forget(state: Any, call: RealtimeCall) -> None:
     state.connections.discard(call)
     calls_of(state).remove(call)
+    call.entry.closed()
 
 
 # --- POST /v1/realtime/calls/{id}/hangup ------------------------------------------------------
