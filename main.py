@@ -39,7 +39,7 @@ from startup_errors import OneLineStartupErrors, StartupError
 from transport import RealtimeConnection, choose_subprotocol, wants_beta
 from transport.cors import RealtimeCORS
 from transport.origins import origin_allowed, refusal_reason
-from transport.session_parts import relay_not_served, requested_model
+from transport.session_parts import requested_model
 from transport.webrtc import hang_up_all, join_call
 from transport.webrtc import router as webrtc_router
 from web_console import mount_console
@@ -47,7 +47,6 @@ from web_console import mount_console
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 SESSION_LIMIT_CLOSE_CODE = 1013  # "try again later"
 INVALID_MODEL_CLOSE_CODE = 4000  # the real API's close for invalid_request_error.invalid_model
-SERVER_ERROR_CLOSE_CODE = 1011
 REFUSE_TIMEOUT_S = 5.0
 WS_MAX_SIZE = 32 * 1024 * 1024
 """Largest WebSocket message accepted (use ``uvicorn --ws-max-size 33554432`` to match)."""
@@ -224,19 +223,14 @@ async def serve(
     initial_session: dict[str, Any] | None,
 ) -> None:
     """Serve one session of ``entry`` on an accepted WebSocket until it ends."""
-    try:
-        connection = RealtimeConnection(
-            websocket,
-            entry,
-            model=model,
-            session_type=session_type,
-            beta=beta,
-            initial_session=initial_session,
-        )
-    except NotImplementedError:  # a relay entry: not served yet
-        error = ProtocolError("server_error", relay_not_served(entry), error_type="server_error")
-        await refuse_with(websocket, SERVER_ERROR_CLOSE_CODE, error)
-        return
+    connection = RealtimeConnection(
+        websocket,
+        entry,
+        model=model,
+        session_type=session_type,
+        beta=beta,
+        initial_session=initial_session,
+    )
     app.state.connections.add(connection)
     try:
         await connection.run()

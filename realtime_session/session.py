@@ -99,6 +99,11 @@ class RealtimeSession:
 
     # --- entry points -------------------------------------------------------------------------
 
+    @property
+    def session_id(self) -> str:
+        """The session's id (for logs; the client sees it in ``session.created``)."""
+        return self.config.id
+
     def start(self) -> list[Output]:
         """What opens the session: ``session.created`` and the input configuration."""
         outputs: list[Output] = [server_event("session.created", session=self.config.to_dict())]

@@ -21,11 +21,4 @@ class NoteUpstream:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class RecordUsage:
-    """The ``usage`` of an upstream ``response.done``, to be counted for the model entry."""
-
-    usage: dict[str, Any]
-
-
-UpstreamCommand = SendUpstream | NoteUpstream | RecordUsage
+UpstreamCommand = SendUpstream | NoteUpstream

@@ -39,7 +39,7 @@ from realtime_session.signals import (
     TimerKind,
 )
 from relay import playback
-from relay.commands import NoteUpstream, RecordUsage, SendUpstream
+from relay.commands import NoteUpstream, SendUpstream
 from relay.dialects import Dialect
 from relay.responses import OpenResponses
 from relay.signals import UpstreamClosed, UpstreamEvent, UpstreamRefused
@@ -103,8 +103,8 @@ class RelaySession:
         session = {key: value for key, value in self._initial.items() if key != "model"}
         if self.webrtc:
             session = playback.without_audio_formats(session)
-        if not session:
-            return []
+        if set(session) <= {"type"}:
+            return []  # nothing set beyond the session's type: the upstream's defaults stand
         session.setdefault("type", self._session_type)
         self._init_event_id = new_id("event")
         update = {"type": "session.update", "event_id": self._init_event_id, "session": session}
@@ -169,11 +169,8 @@ class RelaySession:
         if kind == "response.created" and response_id:
             timer = Timer(TimerKind.RESPONSE, response_id)
             outputs.append(ArmTimer(timer, self._limits.response_timeout_s))
-        elif kind == "response.done":
+        elif kind == "response.done":  # (its usage is counted by the transport, as for any)
             outputs.append(DisarmTimer(Timer(TimerKind.RESPONSE, str(response_id))))
-            usage = (event.get("response") or {}).get("usage")
-            if isinstance(usage, dict):
-                outputs.append(RecordUsage(usage))
         if self.webrtc:
             return outputs + playback.on_upstream_event(self, event)
         return [*outputs, event]
@@ -208,7 +205,7 @@ class RelaySession:
     def _renamed(self, event: Event) -> Event:
         """The event with the session's model shown as the name the client asked for."""
         session = event.get("session")
-        if isinstance(session, dict) and "model" in session:
+        if isinstance(session, dict) and session.get("type", "realtime") == "realtime":
             return {**event, "session": {**session, "model": self.model}}
         return event
 

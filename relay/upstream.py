@@ -20,7 +20,7 @@ from loguru import logger
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from relay.commands import NoteUpstream, RecordUsage, SendUpstream
+from relay.commands import NoteUpstream, SendUpstream
 from relay.signals import UpstreamClosed, UpstreamEvent, UpstreamRefused
 
 MAX_UPSTREAM_MESSAGE_BYTES = 32 * 1024 * 1024
@@ -42,10 +42,9 @@ class UpstreamTarget:
 
 @dataclass(frozen=True)
 class EntryHooks:
-    """What the session's model entry keeps: upstream health and usage."""
+    """What the session's model entry keeps: whether its upstream answers (``/health``)."""
 
     note_upstream: Callable[[bool, str], None] = lambda ok, detail: None
-    record_usage: Callable[[dict[str, Any]], None] = lambda usage: None
 
 
 class UpstreamLink:
@@ -89,15 +88,13 @@ class UpstreamLink:
         self._reader = asyncio.create_task(self._read(self._ws), name="relay-upstream-reader")
 
     async def execute(self, command: Any) -> None:
-        """Send an event upstream, or pass health and usage on to the model entry."""
+        """Send an event upstream, or pass the upstream's health on to the model entry."""
         if isinstance(command, SendUpstream):
             if self._ws is not None:
                 with contextlib.suppress(ConnectionClosed):  # the reader reports the close
                     await self._ws.send(json.dumps(command.event, separators=(",", ":")))
         elif isinstance(command, NoteUpstream):
             self._hooks.note_upstream(command.ok, command.detail)
-        elif isinstance(command, RecordUsage):
-            self._hooks.record_usage(command.usage)
         else:
             logger.warning(f"relay: unexpected command {type(command).__name__}")
 

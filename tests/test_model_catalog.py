@@ -35,6 +35,7 @@ from model_catalog import (
     load_catalog_config,
 )
 from model_catalog import catalog as catalog_module
+from relay.session import RelaySession
 from tests.conftest import ROOT, ServerProcess, free_port, open_client
 from tests.realtime_client import validate_server_event
 from tests.webrtc_client import WebRTCTestClient
@@ -430,17 +431,17 @@ def test_a_client_secret_binds_its_model() -> None:
     assert requested_model(None, "", None) is None
 
 
-def test_a_relay_entry_is_not_served_yet() -> None:
+def test_a_relay_entry_gets_a_relayed_session() -> None:
     entry = ModelEntry("r", mock_settings(), relay=a_relay())
-    with pytest.raises(NotImplementedError, match="relay"):
-        open_session(
-            entry,
-            entry.settings,
-            model="r",
-            session_type="realtime",
-            initial_session=None,
-            transport="websocket",
-        )
+    core, _ = open_session(
+        entry,
+        entry.settings,
+        model="r",
+        session_type="realtime",
+        initial_session=None,
+        transport="websocket",
+    )
+    assert isinstance(core, RelaySession) and core.model == "r"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -683,10 +684,11 @@ async def _is(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
 
 
-async def test_a_relay_entry_is_refused_for_now(catalog_server: ServerProcess) -> None:
+async def test_a_relay_entry_whose_upstream_is_down(catalog_server: ServerProcess) -> None:
     event, code, _ = await first_event_and_close(ws_url(catalog_server, "?model=upstream"))
     assert event["error"]["type"] == "server_error"
-    assert code == 1011
+    assert event["error"]["code"] == "upstream_unavailable"
+    assert code == 1013
     await poll(lambda: _is(sessions_of(catalog_server, "upstream"), 0), "the slot freed")
 
 
@@ -701,7 +703,7 @@ async def test_models_and_health_list_the_entries(catalog_server: ServerProcess)
     body = await health(catalog_server)
     assert body["status"] == "healthy"
     assert body["profile"] == "mock"
-    assert body["degraded"] == []
+    assert body["degraded"] in ([], ["upstream"])
     assert list(body["models"]) == ["quick", "slow", "upstream"]
     slow = body["models"]["slow"]
     assert (slow["kind"], slow["ready"], slow["max_sessions"]) == ("pipeline", True, 1)
@@ -709,7 +711,8 @@ async def test_models_and_health_list_the_entries(catalog_server: ServerProcess)
     upstream = body["models"]["upstream"]
     assert upstream["kind"] == "relay"
     assert upstream["provider"] == "realtime"
-    assert upstream["ready"] is None and upstream["last_connect"] is None
+    # (None until a session tried it; False once one did: the upstream here is down.)
+    assert upstream["ready"] in (None, False)
 
 
 async def test_a_client_secret_carries_its_model(catalog_server: ServerProcess) -> None:

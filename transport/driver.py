@@ -71,6 +71,9 @@ class Core(Protocol):
     """A sans-I/O session protocol object: :class:`realtime_session.RealtimeSession` (a local
     pipeline) or :class:`relay.session.RelaySession` (an upstream realtime API)."""
 
+    @property
+    def session_id(self) -> str: ...
+
     def start(self) -> list[Output]: ...
 
     def handle(self, event: ClientEvent) -> list[Output]: ...

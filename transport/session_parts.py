@@ -16,7 +16,10 @@ from config import Settings
 from model_catalog import ModelEntry, layered_session
 from pipeline_manager import SessionPipeline
 from realtime_session import RealtimeSession, SessionLimits
-from transport.driver import Backend, DriverLimits, Report
+from relay.providers import RelayTarget
+from relay.session import RelayLimits, RelaySession
+from relay.upstream import EntryHooks, UpstreamLink
+from transport.driver import Backend, Core, DriverLimits, Report
 
 TransportKind = Literal["websocket", "webrtc"]
 MakeBackend = Callable[[Report], Backend]
@@ -31,7 +34,7 @@ def open_session(
     session_type: str,
     initial_session: dict[str, Any] | None,
     transport: TransportKind,
-) -> tuple[RealtimeSession, MakeBackend]:
+) -> tuple[Core, MakeBackend]:
     """The core of a new session on ``entry`` and the maker of its backend.
 
     Args:
@@ -43,14 +46,21 @@ def open_session(
             entry's session defaults go beneath it.
         transport: What carries the session (WebRTC plays audio itself).
 
-    Raises:
-        NotImplementedError: ``"relay"``, for a relay entry (not served yet).
+    A relay entry gets a :class:`~relay.session.RelaySession` and the
+    :class:`~relay.upstream.UpstreamLink` to its upstream instead (:func:`open_relay_session`).
     """
+    if entry.relay is not None:
+        return open_relay_session(
+            entry,
+            settings,
+            model=model,
+            session_type=session_type,
+            initial_session=initial_session,
+            transport=transport,
+        )
     initial = layered_session(
         entry.session_defaults, model=model, session_type=session_type, initial=initial_session
     )
-    if entry.relay is not None:
-        raise NotImplementedError("relay")
     services = entry.services
     assert services is not None
     core = RealtimeSession(
@@ -67,9 +77,64 @@ def open_session(
     return core, make_backend
 
 
-def relay_not_served(entry: ModelEntry) -> str:
-    """The refusal of a session on a relay entry while relays are not served."""
-    return f"Model '{entry.name}' is a relay, which this server cannot serve yet."
+def open_relay_session(
+    entry: ModelEntry,
+    settings: Settings,
+    *,
+    model: str,
+    session_type: str,
+    initial_session: dict[str, Any] | None,
+    transport: TransportKind,
+) -> tuple[Core, MakeBackend]:
+    """A session relayed to the entry's upstream (docs/relays.md).
+
+    The upstream has defaults of its own, so only what was actually set goes up as the initial
+    configuration: the entry's defaults (voice, instructions) beneath the client secret's
+    session, as fragments, never a full session of our defaults.
+    """
+    spec = entry.relay
+    assert spec is not None and spec.url is not None  # the catalog fills in a provider's URL
+    target = RelayTarget(
+        provider=spec.provider,
+        url=spec.url,
+        model=spec.model or entry.name,
+        api_key=entry.relay_api_key,
+        api_version=spec.api_version,
+        dialect=spec.dialect,
+        connect_timeout_s=spec.connect_timeout_s,
+        headers=dict(spec.headers),
+    )
+    if initial_session is not None:
+        session_type = initial_session.get("type", session_type)
+    defaults = entry.session_defaults if session_type == "realtime" else {}
+    core = RelaySession(
+        model=model,
+        dialect=target.new_dialect(),
+        upstream=target.provider,
+        session_type=session_type,
+        initial_session=deep_merged(defaults, initial_session or {}),
+        transport=transport,
+        limits=RelayLimits(response_timeout_s=settings.response_timeout_s),
+    )
+    upstream = target.upstream(session_type=session_type)
+    hooks = EntryHooks(note_upstream=entry.note_upstream)
+
+    def make_backend(report: Report) -> Backend:
+        return UpstreamLink(upstream, report, hooks)
+
+    return core, make_backend
+
+
+def deep_merged(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, objects merged key by key."""
+    merged = dict(base)
+    for key, value in top.items():
+        below = merged.get(key)
+        if isinstance(value, dict) and isinstance(below, dict):
+            merged[key] = deep_merged(below, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def note_server_event(entry: ModelEntry, event: dict[str, Any]) -> None:

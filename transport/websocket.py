@@ -77,7 +77,7 @@ class RealtimeConnection:
         beta: bool = False,
         initial_session: dict[str, Any] | None = None,
     ) -> None:
-        """Make the session of ``entry`` (raises ``NotImplementedError`` for a relay entry)."""
+        """Make the session of ``entry`` (a local pipeline or a relay)."""
         self._ws = websocket
         self._entry = entry
         self._settings = settings = entry.settings
@@ -125,7 +125,7 @@ class RealtimeConnection:
                 with contextlib.suppress(WebSocketDisconnect, asyncio.CancelledError):
                     self._reader.result()
         except Exception:
-            logger.exception(f"session {self.core.config.id} failed")
+            logger.exception(f"session {self.core.session_id} failed")
         finally:
             for task in (self._reader, driving):
                 if task is not None and not task.done():
@@ -162,7 +162,7 @@ class RealtimeConnection:
             self._outbox.put_nowait(text)
         if self._outbox_bytes > self._settings.max_outbox_bytes and self._close is None:
             logger.warning(
-                f"closing session {self.core.config.id}: the client is not reading "
+                f"closing session {self.core.session_id}: the client is not reading "
                 f"({self._outbox_bytes} bytes of events waiting)"
             )
             self._close = (SLOW_CONSUMER_CLOSE_CODE, "slow consumer: events not read")

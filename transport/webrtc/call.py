@@ -65,8 +65,7 @@ class RealtimeCall:
         beta: bool = False,
         on_end: Callable[[RealtimeCall], None] = lambda call: None,
     ) -> None:
-        """Make the session of ``entry`` (raises ``NotImplementedError`` for a relay entry,
-        before anything that would need freeing exists)."""
+        """Make the session of ``entry`` (a local pipeline or a relay)."""
         self.entry = entry
         self._settings = settings = entry.settings
         self.core, self._make_backend = open_session(

@@ -42,7 +42,7 @@ from protocol import ProtocolError
 from protocol.validation import parse_client_event
 from realtime_session.session_config import SessionConfig
 from transport.origins import origin_allowed, refusal_reason
-from transport.session_parts import relay_not_served, requested_model
+from transport.session_parts import requested_model
 from transport.webrtc.call import RealtimeCall
 from transport.webrtc.registry import CallRegistry
 from transport.websocket import choose_subprotocol, wants_beta
@@ -70,11 +70,6 @@ async def hang_up_all(state: Any) -> None:
 def _error(status: int, code: str | None, message: str, param: str | None = None) -> JSONResponse:
     error = {"message": message, "type": "invalid_request_error", "param": param, "code": code}
     return JSONResponse({"error": error}, status_code=status)
-
-
-def _server_error(message: str) -> JSONResponse:
-    error = {"message": message, "type": "server_error", "param": None, "code": "server_error"}
-    return JSONResponse({"error": error}, status_code=500)
 
 
 # --- origins -------------------------------------------------------------------------------------
@@ -146,17 +141,13 @@ async def _create_call(request: Request) -> Response:
         return _error(400, error.code, error.message, error.param)
     if not entry.try_open():
         return _error(429, "session_limit_reached", entry.limit_message())
-    try:
-        call = RealtimeCall(
-            entry,
-            model=model,
-            initial_session=initial,
-            beta=wants_beta(request.headers, []),
-            on_end=lambda ended: _forget(state, ended),
-        )
-    except NotImplementedError:
-        entry.closed()
-        return _server_error(relay_not_served(entry))
+    call = RealtimeCall(
+        entry,
+        model=model,
+        initial_session=initial,
+        beta=wants_beta(request.headers, []),
+        on_end=lambda ended: _forget(state, ended),
+    )
     registry = calls_of(state)
     # Counted at once (no await in between): concurrent offers cannot overshoot the cap.
     state.connections.add(call)
