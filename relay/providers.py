@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from relay.dialects import Dialect, GADialect
+from relay.dialects import BetaUpstreamDialect, Dialect, GADialect, GLMDialect
 from relay.upstream import UpstreamTarget
 
 Provider = Literal["openai", "azure", "glm", "realtime"]
@@ -88,12 +88,8 @@ class RelayTarget:
         """A fresh dialect object for one session."""
         name = self.dialect_name
         if name == "beta":
-            from relay.dialects.beta import BetaUpstreamDialect
-
             return BetaUpstreamDialect()
         if name == "glm":
-            from relay.dialects.glm import GLMDialect
-
             return GLMDialect(model=self.model)
         return GADialect()
 

@@ -89,7 +89,8 @@ class RelaySession:
         self.played_bytes: dict[str, int] = {}
         """WebRTC: how much audio of each of those went to the track."""
         self._ready = False
-        self._init_event_id: str | None = None
+        self._init_updates = 0
+        """Our own ``session.update`` events not answered yet (see :meth:`start`)."""
         self._held_created: Event | None = None
         self._refusal_reported = False
         self._given_up: set[str] = set()
@@ -99,16 +100,27 @@ class RelaySession:
     # --- the driver's entry points ----------------------------------------------------------------
 
     def start(self) -> list[Output]:
-        """The upstream is connected: apply the configuration the client could not send."""
+        """The upstream is connected: apply the configuration the client could not send.
+
+        The upstream answers it with ``session.updated`` events the client never asked for:
+        they are held back, and the client's ``session.created`` shows the session they end on.
+        """
         session = {key: value for key, value in self._initial.items() if key != "model"}
         if self.webrtc:
             session = playback.without_audio_formats(session)
-        if set(session) <= {"type"}:
-            return []  # nothing set beyond the session's type: the upstream's defaults stand
-        session.setdefault("type", self._session_type)
-        self._init_event_id = new_id("event")
-        update = {"type": "session.update", "event_id": self._init_event_id, "session": session}
-        return self._to_upstream(update)
+        if set(session) <= {"type"}:  # nothing set: the upstream's defaults stand
+            outputs = self._sent(self._dialect.initial_upstream_events())
+        else:
+            session.setdefault("type", self._session_type)
+            update = {"type": "session.update", "event_id": new_id("event"), "session": session}
+            outputs = self._to_upstream(update)
+        self._init_updates = sum(
+            1
+            for output in outputs
+            if isinstance(output, SendUpstream)
+            and str(output.event.get("type", "")).endswith("session.update")
+        )
+        return outputs
 
     def handle(self, event: ClientEvent) -> list[Output]:
         """A client event that passed validation: send it on in the upstream's dialect."""
@@ -178,26 +190,33 @@ class RelaySession:
     def _session_created(self, event: Event) -> list[Output]:
         self._ready = True
         note = NoteUpstream(True)
-        if self._init_event_id is not None:
+        if self._init_updates:
             self._held_created = event
             return [note]
         return [note, self._renamed(event)]
 
     def _session_updated(self, event: Event) -> list[Output]:
         held = self._held_created
-        if held is None:
+        if not self._init_updates:
             return [self._renamed(event)]
-        self._held_created, self._init_event_id = None, None
-        return [self._renamed({**held, "session": event.get("session", held.get("session"))})]
+        self._init_updates -= 1
+        if held is None:  # (an upstream that answers before it greets)
+            return []
+        held = {**held, "session": event.get("session", held.get("session"))}
+        if self._init_updates:
+            self._held_created = held
+            return []
+        self._held_created = None
+        return [self._renamed(held)]
 
     def _upstream_error(self, event: Event) -> list[Output]:
         error = event.get("error") or {}
         if not self._ready:
             return self._refused_in_session(error)
-        if self._init_event_id is not None and error.get("event_id") == self._init_event_id:
-            # The entry's (or client secret's) configuration was refused upstream: the session
-            # still opens, and the client hears why.
-            held, self._held_created, self._init_event_id = self._held_created, None, None
+        if self._init_updates:
+            # Our initial configuration was refused upstream: the session still opens, and the
+            # client hears why (the error cannot echo an event_id the client never sent).
+            held, self._held_created, self._init_updates = self._held_created, None, 0
             bare = {**event, "error": {**error, "event_id": None}}
             return [self._renamed(held), bare] if held is not None else [bare]
         return [event]
@@ -290,13 +309,19 @@ class RelaySession:
     # --- helpers ----------------------------------------------------------------------------------
 
     def _to_upstream(self, event: Event) -> list[Output]:
+        """A GA client event (the client's or ours) in the upstream's dialect, and whatever the
+        dialect answers the client itself."""
         try:
             translated = self._dialect.client_to_upstream(event)
         except ProtocolError as refusal:
             event_id = event.get("event_id")
             tagged = refusal.with_event_id(event_id if isinstance(event_id, str) else None)
             return [tagged.to_event()]
-        return [SendUpstream(upstream_event) for upstream_event in translated]
+        return self._sent(translated) + list(self._dialect.drain_client_events())
+
+    @staticmethod
+    def _sent(events: list[Event]) -> list[Output]:
+        return [SendUpstream(event) for event in events]
 
     def send_upstream(self, event: Event) -> list[Output]:
         """For :mod:`relay.playback`: a GA client event of our own, sent upstream."""

@@ -36,6 +36,17 @@ class Dialect(Protocol):
         """One upstream server event, as the zero or more GA server events it means."""
         ...
 
+    def initial_upstream_events(self) -> list[Event]:
+        """What to send the upstream right after connecting, before any client event (an
+        upstream whose defaults differ from what a GA client expects is configured here)."""
+        ...
+
+    def drain_client_events(self) -> list[Event]:
+        """GA events the dialect owes the client itself, taken after each
+        :meth:`client_to_upstream` (an upstream with no equivalent for a client event: the
+        dialect answers it, e.g. acknowledges a truncate GLM cannot do)."""
+        ...
+
 
 class GADialect:
     """An upstream that speaks GA (OpenAI, Azure's ``/openai/v1/realtime``, this server)."""
@@ -47,3 +58,9 @@ class GADialect:
 
     def upstream_to_client(self, event: Event) -> list[Event]:
         return [event]
+
+    def initial_upstream_events(self) -> list[Event]:
+        return []
+
+    def drain_client_events(self) -> list[Event]:
+        return []

@@ -269,6 +269,14 @@ class BetaUpstreamDialect:
         translate = _CLIENT_TRANSLATORS.get(event["type"])
         return translate(event) if translate is not None else [event]
 
+    def initial_upstream_events(self) -> list[Event]:
+        """Nothing: a beta upstream's defaults are what a client of it expects."""
+        return []
+
+    def drain_client_events(self) -> list[Event]:
+        """Nothing: what beta cannot do is refused with a ``ProtocolError`` instead."""
+        return []
+
     # --- beta server events -> GA ---------------------------------------------------------------
 
     def upstream_to_client(self, event: Event) -> list[Event]:
