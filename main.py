@@ -73,6 +73,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except (CatalogConfigError, ProviderConfigError) as error:
         app.state.startup_error = str(error)
         raise StartupError(str(error)) from None  # one line, no traceback: startup_errors.py
+    log_redaction.install([*settings.api_key_list(), *app.state.catalog.secrets()])
     app.state.connections = set()
     app.state.auth = Authenticator(
         settings.api_key_list(), ClientSecretStore(max_live=settings.max_client_secrets)

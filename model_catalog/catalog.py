@@ -35,6 +35,15 @@ SESSION_ONLY_SETTINGS = frozenset(
 """Settings the service factories never read: entries differing only in these share one."""
 
 
+SECRET_SETTINGS = (
+    "llm_api_key",
+    "stt_api_key",
+    "tts_api_key",
+    "deepgram_api_key",
+    "elevenlabs_api_key",
+)
+
+
 class ModelCatalog:
     """The served models by name, and which one serves a name that is not among them."""
 
@@ -137,6 +146,19 @@ class ModelCatalog:
             for entry in self.entries
             if entry.upstream is not None and not entry.upstream.ok
         ]
+
+    def secrets(self) -> list[str]:
+        """Every provider key the entries hold (relay upstream keys, pipeline provider keys), so
+        that the log redacts them as it does our own API keys."""
+        found: list[str] = []
+        for entry in self.entries:
+            if entry.relay_api_key:
+                found.append(entry.relay_api_key)
+            for name in SECRET_SETTINGS:
+                value = getattr(entry.settings, name, None)
+                if isinstance(value, str) and value:
+                    found.append(value)
+        return found
 
     def describe(self) -> str:
         """One line for the start-up log."""

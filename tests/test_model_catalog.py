@@ -255,6 +255,7 @@ def test_an_entry_changes_only_what_it_says(monkeypatch: pytest.MonkeyPatch) -> 
 def test_the_documented_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-key")
+    monkeypatch.setenv("ZHIPU_API_KEY", "zhipu.key")
     config = load_catalog_config(EXAMPLE)
     names = [spec.name for spec in config.models]
     assert names == [
@@ -262,9 +263,10 @@ def test_the_documented_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
         "gpt-realtime-mock",
         "gpt-realtime-openai",
         "gpt-realtime-azure",
+        "glm-realtime",
     ]
     kinds = [spec.relay.provider if spec.relay else "pipeline" for spec in config.models]
-    assert kinds == ["pipeline", "pipeline", "openai", "azure"]
+    assert kinds == ["pipeline", "pipeline", "openai", "azure", "glm"]
     # The README shows the same file.
     readme = (ROOT / "README.md").read_text()
     shown = readme.split("## Several models", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]

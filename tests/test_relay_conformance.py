@@ -29,6 +29,7 @@ def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
     with relayed_mock(tmp_path_factory.mktemp("relay-slow"), upstream_env) as front:
         yield front
 
+
 # The one scenario about the server itself rather than the wire: /health of a pipeline entry.
 # A relay entry's /health is checked in tests/test_relay.py.
 globals().pop("test_health_and_models")
