@@ -88,6 +88,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         f"profile '{settings.profile}' ready in {time.perf_counter() - started:.2f} s: "
         f"{app.state.catalog.describe()}"
     )
+    # Everything loaded so far (libraries, models) lives as long as the process: move it out of
+    # the collector's sight, so a full collection walks only what sessions made (it otherwise
+    # stalls every session for ~200 ms now and then: bench/relay_latency.py's max).
+    gc.collect()
+    gc.freeze()
     yield
     await hang_up_all(app.state)  # WebRTC calls hold peer connections: end them first
 

@@ -1,6 +1,6 @@
 """The latency a relay adds: the same mock-profile upstream reached directly and through a relay.
 
-Run: ``.venv/bin/python bench/relay.py`` (about a minute; ``--help`` for options).
+Run: ``.venv/bin/python bench/relay_latency.py`` (about a minute; ``--help`` for options).
 
 Two servers run on loopback: the upstream (``main.py --profile mock``) and a front server whose
 model list (``--config``) relays its default entry to the upstream over WebSocket. Over raw
@@ -15,7 +15,7 @@ machine load:
 2. **Session set-up**: connect to ``session.created`` (the relay connects upstream first).
 
 Printed side by side as p50/p90/p95/p99/max with relay - direct and relay / direct; results in
-``bench/results/relay.json``.
+``bench/results/relay_latency.json``.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def main() -> None:
             "added_ms": added,
             "ratio": ratio,
         }
-    path = c.save_results("relay", report)
+    path = c.save_results("relay_latency", report)
     print(f"results: {path}")
 
 
