@@ -51,6 +51,18 @@ class Settings(BaseSettings):
     mock_token_delay_ms: float = Field(
         0.0, ge=0, description="Mock LLM: delay before each word, to test cancel and barge-in."
     )
+    mock_speculation: bool = Field(
+        False,
+        description="Mock profile: speculate during pauses too (REALTIME_SPECULATIVE_TURNS), for "
+        "tests. Off by default: the mock's transcript says how long the audio was, so a "
+        "transcript made at the pause differs from one of the whole committed turn.",
+    )
+    speculative_turns: bool = Field(
+        True,
+        description="Transcribe a turn at each pause that could end it, during the silence "
+        "window, and use it if the turn does end (pipeline_manager/speculation.py). Only for an "
+        "STT that runs in this process (local): a remote STT provider would bill every guess.",
+    )
     mock_fault: str = Field(
         "",
         description="Mock profile fault injection for tests: '<stt|llm|tts>:<raise|hang|garbage>' "

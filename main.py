@@ -33,6 +33,7 @@ from auth import (
 from client_secrets import router as client_secrets_router
 from config import get_settings
 from model_catalog import CatalogConfigError, ModelCatalog, ModelEntry, load_catalog_config
+from pipeline_manager import speculation
 from pipeline_manager.providers import ProviderConfigError
 from protocol import ProtocolError
 from startup_errors import OneLineStartupErrors, StartupError
@@ -152,6 +153,7 @@ async def debug_stats() -> dict[str, object]:
         "waiting_connections": guard.waiting_count if guard else None,
         "max_connections": guard.limits.max_connections if guard else None,
         "stalled_connections": guard.stalled_count if guard else None,
+        "speculation": speculation.STATS.as_dict(),
     }
 
 

@@ -99,6 +99,8 @@ class PipelineSpec(BaseModel):
     provider_max_retries: int | None = Field(None, ge=0, le=5)
     mock_token_delay_ms: float | None = Field(None, ge=0)
     mock_fault: str | None = None
+    mock_speculation: bool | None = None
+    speculative_turns: bool | None = None
     response_timeout_s: float | None = Field(None, gt=0)
     transcription_timeout_s: float | None = Field(None, gt=0)
     max_reply_tokens: int | None = Field(None, ge=1, le=4096)

@@ -19,6 +19,9 @@ class ServiceFactory(Protocol):
     """Makes the Pipecat services of one session."""
 
     name: str
+    speculates: bool
+    """Whether sessions transcribe during pauses (pipeline_manager/speculation.py): only for an
+    STT in this process, where a discarded guess costs CPU but no money."""
 
     def create_stt(self) -> STTService:
         """A speech-to-text service for one session."""
@@ -44,6 +47,7 @@ class MockServiceFactory:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self.speculates = settings.speculative_turns and settings.mock_speculation
 
     def create_stt(self) -> STTService:
         from pipeline_manager.mock import MockSTTService

@@ -46,6 +46,7 @@ from audio_utils import OutputAudioConverter, resample
 from pipeline_manager.llm_request import llm_context
 from pipeline_manager.processors import ResponseSink, TextTap
 from pipeline_manager.services import ServiceFactory
+from pipeline_manager.speculation import TurnSpeculation
 from pipeline_manager.transcriber import Transcriber
 from pipeline_manager.turn_input import PIPELINE_IN_RATE, TurnInput
 from realtime_session.commands import (
@@ -103,6 +104,10 @@ class SessionPipeline:
         self._llm.add_event_handler("on_function_calls_started", self._on_function_calls)
 
         self._transcriber = Transcriber(stt, report)
+        self._speculation: TurnSpeculation | None = None
+        if getattr(services, "speculates", False):
+            self._speculation = TurnSpeculation(self._transcriber.transcribe_pcm)
+            self._transcriber.speculation = self._speculation
         self._stt_worker = self._make_worker("stt", Pipeline([stt]))
         sink = ResponseSink(
             on_audio=self._on_audio,
@@ -166,6 +171,8 @@ class SessionPipeline:
             self._loop_task.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(self._loop_task, DRAIN_TIMEOUT_S)
+        if self._speculation is not None:
+            await self._speculation.close()
         await self._transcriber.close(DRAIN_TIMEOUT_S)
         if self._turns is not None:
             await self._turns.close()
@@ -201,7 +208,8 @@ class SessionPipeline:
             await self._turns.close()
             self._turns = None
         if command.turn_detection is not None:
-            self._turns = await TurnInput.start(command, self._report)
+            speculate = self._speculation.on_turn if self._speculation is not None else None
+            self._turns = await TurnInput.start(command, self._report, speculate=speculate)
         await self._transcriber.set_noise_reduction(command.noise_reduction)
 
     # --- responses --------------------------------------------------------------------------------

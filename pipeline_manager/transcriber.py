@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 from pipecat.audio.filters.rnnoise_filter import RNNoiseFilter
@@ -23,6 +23,9 @@ from audio_utils import resample
 from pipeline_manager.turn_input import PIPELINE_IN_RATE, start_noise_filter
 from realtime_session.commands import TranscribeAudio
 from realtime_session.signals import Signal, TranscriptCompleted, TranscriptFailed
+
+if TYPE_CHECKING:
+    from pipeline_manager.speculation import TurnSpeculation
 
 
 class _ServiceError(Exception):
@@ -38,6 +41,8 @@ class Transcriber:
         self._lock = asyncio.Lock()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._noise_filter: RNNoiseFilter | None = None
+        self.speculation: TurnSpeculation | None = None
+        """Set by the session pipeline when turn detection speculates on pauses."""
 
     async def set_noise_reduction(self, noise_reduction: dict[str, Any] | None) -> None:
         """Build the session's transcription noise filter (once per configuration)."""
@@ -46,9 +51,12 @@ class Transcriber:
         self._noise_filter = await start_noise_filter(noise_reduction)
 
     def submit(self, command: TranscribeAudio) -> None:
-        """Start transcribing an item in the background."""
+        """Start transcribing an item in the background (or take its speculative transcript)."""
         item_id = command.item_id
-        task = asyncio.create_task(self._transcribe(command))
+        speculated = None
+        if self.speculation is not None:
+            speculated = self.speculation.take(command.turn_start_ms)
+        task = asyncio.create_task(self._transcribe(command, speculated))
         self._tasks[item_id] = task
         task.add_done_callback(lambda _task: self._forget(item_id, _task))
 
@@ -70,8 +78,21 @@ class Transcriber:
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout_s)
 
-    async def _transcribe(self, command: TranscribeAudio) -> None:
+    async def transcribe_pcm(self, pcm: bytes) -> str:
+        """Transcribe 16 kHz PCM16 that is already denoised (a speculative pass)."""
+        async with self._lock:
+            return await self._run_stt(pcm)
+
+    async def _transcribe(
+        self, command: TranscribeAudio, speculated: asyncio.Future[str] | None = None
+    ) -> None:
         fmt = command.audio_format
+        seconds = fmt.duration_ms(len(command.audio)) / 1000
+        if speculated is not None:
+            with contextlib.suppress(Exception):  # a failed guess: transcribe for real below
+                transcript = await speculated
+                self._report(TranscriptCompleted(command.item_id, transcript, seconds))
+                return
         pcm = resample(fmt.to_pcm16(command.audio), fmt.sample_rate, PIPELINE_IN_RATE)
         seconds = len(pcm) / 2 / PIPELINE_IN_RATE
         try:

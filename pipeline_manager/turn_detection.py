@@ -35,6 +35,9 @@ MIN_SPEECH_MS = 96
 SEMANTIC_PAUSE_MS = 200
 EAGERNESS_TIMEOUT_MS = {"low": 8000, "medium": 4000, "auto": 4000, "high": 2000}
 SMART_TURN_COMPLETE = 0.5
+PAUSE_MIN_MS = 64
+"""A pause is reported (``report_pauses``) once it has lasted this long (2 windows): the gaps
+inside words and between most of them are shorter, so speculation is not started at each."""
 RESET_AFTER_QUIET_MS = 5000
 """Silero's recurrent state drifts over long silences; reset it after this much quiet."""
 
@@ -94,13 +97,33 @@ class TurnEnded:
     end_ms: float
 
 
-TurnEvent = SpeechStarted | TurnEnded
+@dataclass(frozen=True)
+class PauseStarted:
+    """Speech paused at ``at_ms`` (the end of the last speech window): the turn may end here.
+
+    Only with ``report_pauses``: the point where speculative work on the turn can begin
+    (:mod:`pipeline_manager.speculation`). Never on the wire.
+    """
+
+    at_ms: float
+
+
+@dataclass(frozen=True)
+class PauseEnded:
+    """Speech resumed after a :class:`PauseStarted` (the turn goes on; with ``report_pauses``)."""
+
+    at_ms: float
+
+
+TurnEvent = SpeechStarted | TurnEnded | PauseStarted | PauseEnded
 
 
 class TurnDetector:
     """Per-session turn detection over a 16 kHz stream (see the module docstring)."""
 
-    def __init__(self, turn_detection: dict[str, Any]) -> None:
+    def __init__(self, turn_detection: dict[str, Any], *, report_pauses: bool = False) -> None:
+        self._report_pauses = report_pauses
+        self._paused = False
         self._semantic = turn_detection.get("type") == "semantic_vad"
         self._threshold = float(turn_detection.get("threshold", 0.5))
         if self._semantic:
@@ -147,6 +170,9 @@ class TurnDetector:
         events: list[TurnEvent] = []
         if is_speech:
             self._quiet_windows = 0
+            if self._paused:
+                self._paused = False
+                events.append(PauseEnded(_to_ms(start)))
             if self._run_start is None:
                 self._run_start = start
             self._last_speech_end = self._position
@@ -162,11 +188,17 @@ class TurnDetector:
                 if self._quiet_windows * WINDOW_MS >= RESET_AFTER_QUIET_MS:
                     self._model.reset_states()
                     self._quiet_windows = 0
-            elif await self._turn_is_over():
-                events.append(TurnEnded(_to_ms(self._position)))
-                self._speaking = False
-                self._run_start = None
-                self._turn_audio = []
+            else:
+                silent_ms = _to_ms(self._position - self._last_speech_end)
+                if self._report_pauses and not self._paused and silent_ms >= PAUSE_MIN_MS:
+                    self._paused = True
+                    events.append(PauseStarted(_to_ms(self._last_speech_end)))
+                if await self._turn_is_over():
+                    events.append(TurnEnded(_to_ms(self._position)))
+                    self._speaking = False
+                    self._paused = False
+                    self._run_start = None
+                    self._turn_audio = []
         return events
 
     async def _turn_is_over(self) -> bool:

@@ -49,6 +49,9 @@ class TranscribeAudio:
     item_id: str
     audio: bytes
     audio_format: AudioFormat
+    turn_start_ms: float | None = None
+    """For the item of a turn turn detection ended: where its audio starts on the session's
+    audio clock (the pipeline may have transcribed the turn already, during the pause)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,7 +201,11 @@ class RealtimeSession:
         return self.step(lifecycle.Configured(settings))
 
     def commit_audio(
-        self, audio: bytes, fmt: AudioFormat, item_id: str | None = None
+        self,
+        audio: bytes,
+        fmt: AudioFormat,
+        item_id: str | None = None,
+        turn_start_ms: float | None = None,
     ) -> list[Output]:
         """Turn committed input audio into a user item (manual commit or end of a VAD turn)."""
         item = {
@@ -223,10 +227,10 @@ class RealtimeSession:
             ),
             server_event("conversation.item.done", previous_item_id=previous, item=record.public()),
         ]
-        outputs += self.transcribe(record)
+        outputs += self.transcribe(record, turn_start_ms)
         return outputs + self.enforce_item_limit()
 
-    def transcribe(self, record: ItemRecord) -> list[Output]:
+    def transcribe(self, record: ItemRecord, turn_start_ms: float | None = None) -> list[Output]:
         """Send an audio item to the STT, under a deadline; remember what the client asked."""
         assert record.audio is not None and record.audio_format is not None
         transcription = copy.deepcopy(self.config.transcription)
@@ -236,7 +240,7 @@ class RealtimeSession:
         timer = Timer(TimerKind.TRANSCRIPTION, record.id)
         return [
             *self.step(lifecycle.TranscriptionStarted(record.id)),
-            TranscribeAudio(record.id, bytes(record.audio), record.audio_format),
+            TranscribeAudio(record.id, bytes(record.audio), record.audio_format, turn_start_ms),
             ArmTimer(timer, self.limits.transcription_timeout_s),
         ]
 
@@ -350,11 +354,13 @@ class RealtimeSession:
 
     def _commit_turn(self, item_id: str, start_ms: float, end_ms: float) -> list[Output]:
         end_ms = min(end_ms, self.buffer.total_ms)
+        turn_start_ms = max(start_ms, self.buffer.start_ms)
         audio = self.buffer.take_range(start_ms, end_ms)
         stopped = server_event(
             "input_audio_buffer.speech_stopped", audio_end_ms=int(end_ms), item_id=item_id
         )
-        return [stopped, *self.commit_audio(audio, self.buffer.format, item_id=item_id)]
+        committed = self.commit_audio(audio, self.buffer.format, item_id, turn_start_ms)
+        return [stopped, *committed]
 
     def _commit_idle_audio(self) -> list[Output]:
         item_id = new_id("item")

@@ -24,13 +24,15 @@ class LocalServiceFactory:
 
     name = "local"
 
-    def __init__(self, models: LocalModels) -> None:
+    def __init__(self, models: LocalModels, *, speculates: bool = True) -> None:
         """Initialize the factory.
 
         Args:
             models: The loaded, shared models.
+            speculates: Transcribe during pauses (``REALTIME_SPECULATIVE_TURNS``).
         """
         self.models = models
+        self.speculates = speculates
 
     def create_stt(self) -> STTService:
         """A Whisper STT service for one session (English: the packaged model is tiny.en)."""
@@ -67,4 +69,5 @@ def create_local_factory(
     Returns:
         A factory whose services all share the same model objects.
     """
-    return LocalServiceFactory(get_local_models(config))
+    speculates = bool(getattr(settings, "speculative_turns", True))
+    return LocalServiceFactory(get_local_models(config), speculates=speculates)

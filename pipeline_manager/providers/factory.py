@@ -64,6 +64,7 @@ class ProviderServiceFactory:
     ) -> None:
         """Initialize the factory from its three stage builders."""
         self.name = name
+        self.speculates = False
         self.stt = stt
         self.llm = llm
         self.tts = tts
@@ -145,6 +146,11 @@ def create_provider_factory(
     if tts is None:
         tts = _profile_stage(profile(tts_choice), "tts", tts_choice)
     factory = ProviderServiceFactory(settings.profile, stt, llm, tts)
+    # Speculating during pauses costs a discarded transcription now and then: free with an STT
+    # in this process, money with a remote one.
+    factory.speculates = stt_choice in ("mock", "local") and bool(
+        getattr(profile(stt_choice), "speculates", False)
+    )
     for stage, builder in (("STT", stt), ("LLM", llm), ("TTS", tts)):
         logger.info(f"{stage}: {builder.description}")
     return factory
