@@ -35,9 +35,11 @@ MIN_SPEECH_MS = 96
 SEMANTIC_PAUSE_MS = 200
 EAGERNESS_TIMEOUT_MS = {"low": 8000, "medium": 4000, "auto": 4000, "high": 2000}
 SMART_TURN_COMPLETE = 0.5
-PAUSE_MIN_MS = 64
-"""A pause is reported (``report_pauses``) once it has lasted this long (2 windows): the gaps
-inside words and between most of them are shorter, so speculation is not started at each."""
+PAUSE_MIN_MS = WINDOW_MS
+"""A pause is reported (``report_pauses``) at its first silent window: every millisecond of head
+start counts, since transcribing a turn takes longer than the default 200 ms silence window. A
+gap inside a phrase then starts a pass that is thrown away; the speculation's own bounds (one
+pass per session, one in the process) keep that cheap."""
 RESET_AFTER_QUIET_MS = 5000
 """Silero's recurrent state drifts over long silences; reset it after this much quiet."""
 
