@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         "tests. Off by default: the mock's transcript says how long the audio was, so a "
         "transcript made at the pause differs from one of the whole committed turn.",
     )
+    tts_first_phrase: bool = Field(
+        True,
+        description="Start speaking a reply at its first clause (a comma after a few words) "
+        "instead of its first full sentence (pipeline_manager/first_phrase.py). Not in the mock "
+        "profile, whose TTS length is exact per character.",
+    )
     speculative_turns: bool = Field(
         True,
         description="Transcribe a turn at each pause that could end it, during the silence "

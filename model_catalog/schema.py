@@ -101,6 +101,7 @@ class PipelineSpec(BaseModel):
     mock_fault: str | None = None
     mock_speculation: bool | None = None
     speculative_turns: bool | None = None
+    tts_first_phrase: bool | None = None
     response_timeout_s: float | None = Field(None, gt=0)
     transcription_timeout_s: float | None = Field(None, gt=0)
     max_reply_tokens: int | None = Field(None, ge=1, le=4096)

@@ -19,6 +19,8 @@ class ServiceFactory(Protocol):
     """Makes the Pipecat services of one session."""
 
     name: str
+    first_phrase: bool
+    """Whether the TTS starts on a reply's first clause (pipeline_manager/first_phrase.py)."""
     speculates: bool
     """Whether sessions transcribe during pauses (pipeline_manager/speculation.py): only for an
     STT in this process, where a discarded guess costs CPU but no money."""
@@ -48,6 +50,7 @@ class MockServiceFactory:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.speculates = settings.speculative_turns and settings.mock_speculation
+        self.first_phrase = False  # the mock TTS's audio length is exact per character
 
     def create_stt(self) -> STTService:
         from pipeline_manager.mock import MockSTTService

@@ -43,6 +43,7 @@ from pipecat.services.settings import TTSSettings
 from pipecat.workers.runner import WorkerRunner
 
 from audio_utils import OutputAudioConverter, resample
+from pipeline_manager.first_phrase import speak_from_first_phrase
 from pipeline_manager.llm_request import llm_context
 from pipeline_manager.processors import ResponseSink, TextTap
 from pipeline_manager.services import ServiceFactory
@@ -98,6 +99,8 @@ class SessionPipeline:
         stt = services.create_stt()
         self._llm = services.create_llm()
         self._tts = services.create_tts()
+        if getattr(services, "first_phrase", False):
+            speak_from_first_phrase(self._tts)
         # Maps the response's voice to the TTS's (pipeline_manager/voices.py); absent: one voice.
         self._tts_voice: Callable[[str], str | None] | None = getattr(services, "tts_voice", None)
         self._llm.register_function(None, _client_executed_tool, cancel_on_interruption=True)

@@ -24,15 +24,19 @@ class LocalServiceFactory:
 
     name = "local"
 
-    def __init__(self, models: LocalModels, *, speculates: bool = True) -> None:
+    def __init__(
+        self, models: LocalModels, *, speculates: bool = True, first_phrase: bool = True
+    ) -> None:
         """Initialize the factory.
 
         Args:
             models: The loaded, shared models.
             speculates: Transcribe during pauses (``REALTIME_SPECULATIVE_TURNS``).
+            first_phrase: Speak from a reply's first clause (``REALTIME_TTS_FIRST_PHRASE``).
         """
         self.models = models
         self.speculates = speculates
+        self.first_phrase = first_phrase
 
     def create_stt(self) -> STTService:
         """A Whisper STT service for one session (English: the packaged model is tiny.en)."""
@@ -70,4 +74,7 @@ def create_local_factory(
         A factory whose services all share the same model objects.
     """
     speculates = bool(getattr(settings, "speculative_turns", True))
-    return LocalServiceFactory(get_local_models(config), speculates=speculates)
+    first_phrase = bool(getattr(settings, "tts_first_phrase", True))
+    return LocalServiceFactory(
+        get_local_models(config), speculates=speculates, first_phrase=first_phrase
+    )

@@ -65,6 +65,7 @@ class ProviderServiceFactory:
         """Initialize the factory from its three stage builders."""
         self.name = name
         self.speculates = False
+        self.first_phrase = False
         self.stt = stt
         self.llm = llm
         self.tts = tts
@@ -151,6 +152,7 @@ def create_provider_factory(
     factory.speculates = stt_choice in ("mock", "local") and bool(
         getattr(profile(stt_choice), "speculates", False)
     )
+    factory.first_phrase = settings.tts_first_phrase and tts_choice != "mock"
     for stage, builder in (("STT", stt), ("LLM", llm), ("TTS", tts)):
         logger.info(f"{stage}: {builder.description}")
     return factory
