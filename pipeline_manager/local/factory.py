@@ -9,6 +9,7 @@ from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 
 from .llama_llm import create_llm
+from .model_refs import model_references
 from .models import LocalModels, LocalModelsConfig, get_local_models
 from .piper_tts import create_tts
 from .whisper_stt import create_stt
@@ -62,12 +63,16 @@ def create_local_factory(
     """Load the local models (once per process, blocking) and return the factory.
 
     Args:
-        settings: The server settings (``config.Settings``); nothing in them concerns the
-            local models yet, accepted for the ``create_service_factory`` call.
-        config: Model loading options; defaults suit a 2-core CPU machine.
+        settings: The server settings (``config.Settings``): ``local_whisper_model``,
+            ``local_llm_model`` and ``local_tts_voice`` name the models (unless ``config`` is
+            given), ``speculative_turns`` as its field says.
+        config: Models and loading options; default: the settings' models, with options that
+            suit a 2-core CPU machine.
 
     Returns:
         A factory whose services all share the same model objects.
     """
     speculates = bool(getattr(settings, "speculative_turns", True))
+    if config is None and settings is not None:
+        config = LocalModelsConfig(**model_references(settings))
     return LocalServiceFactory(get_local_models(config), speculates=speculates)
