@@ -82,7 +82,7 @@ class LocalModelsConfig:
             (the older way to name one). It must contain ``tokenizer.json``, or faster-whisper
             tries a download.
         whisper_checksums: Expected SHA-256 per file name inside ``whisper_dir``. Without
-            it a custom ``whisper_dir`` is loaded unverified (with a warning).
+            it a custom ``whisper_dir`` is loaded unverified.
         whisper_compute_type: CTranslate2 compute type; int8 is the fastest on CPU.
         whisper_cpu_threads: CTranslate2 intra-op threads (its own default is 4, which
             oversubscribes 2 cores).
