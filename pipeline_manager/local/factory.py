@@ -64,8 +64,9 @@ def create_local_factory(
 
     Args:
         settings: The server settings (``config.Settings``): ``local_whisper_model``,
-            ``local_llm_model`` and ``local_tts_voice`` name the models (unless ``config`` is
-            given), ``speculative_turns`` as its field says.
+            ``local_llm_model`` and ``local_tts_voice`` name the models and
+            ``local_llm_threads``, ``local_whisper_threads`` size them (unless ``config`` is
+            given); ``speculative_turns`` as its field says.
         config: Models and loading options; default: the settings' models, with options that
             suit a 2-core CPU machine.
 
@@ -74,5 +75,9 @@ def create_local_factory(
     """
     speculates = bool(getattr(settings, "speculative_turns", True))
     if config is None and settings is not None:
-        config = LocalModelsConfig(**model_references(settings))
+        config = LocalModelsConfig(
+            **model_references(settings),
+            llm_n_threads=getattr(settings, "local_llm_threads", 1),
+            whisper_cpu_threads=getattr(settings, "local_whisper_threads", 2),
+        )
     return LocalServiceFactory(get_local_models(config), speculates=speculates)
