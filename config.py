@@ -152,6 +152,38 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Transcribing one item may take at most this long."
     )
 
+    # --- the local profile's models (pipeline_manager/local/model_refs.py, docs/models.md) -----
+    local_whisper_model: str = Field(
+        "tiny.en",
+        min_length=1,
+        description="Local STT model: a packaged name (tiny.en), a CTranslate2 Whisper directory, "
+        "or a Hugging Face repo (owner/name[@revision][:folder]), optionally #sha256=<hex> of its "
+        "model.bin. A repo is fetched on first use into the Hugging Face cache (docs/models.md).",
+    )
+    local_llm_model: str = Field(
+        "smollm2-135m",
+        min_length=1,
+        description="Local LLM: a packaged name (smollm2-135m), a GGUF file, or a Hugging Face "
+        "repo (owner/name[@revision][:file.gguf]), optionally #sha256=<hex> (docs/models.md).",
+    )
+    local_tts_voice: str = Field(
+        "en_US-joe-medium",
+        min_length=1,
+        description="Local TTS voice: a packaged name (en_US-joe-medium), a Piper .onnx (its "
+        ".onnx.json beside it), or a Hugging Face repo (owner/name[@revision][:path.onnx or "
+        "voice name]), optionally #sha256=<hex> of the .onnx (docs/models.md).",
+    )
+    local_llm_threads: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="llama.cpp threads of the local LLM. 1 suits 2 cores (threads that wait for "
+        "a busy core stall every token); on more cores a bigger model wants more (docs/models.md).",
+    )
+    local_whisper_threads: int = Field(
+        2, ge=1, le=256, description="CTranslate2 threads of the local Whisper model."
+    )
+
     # --- providers per stage (pipeline_manager/providers/, docs/providers.md) -----------------
     stt: STTProvider = Field(
         "default",

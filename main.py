@@ -34,6 +34,7 @@ from client_secrets import router as client_secrets_router
 from config import get_settings
 from model_catalog import CatalogConfigError, ModelCatalog, ModelEntry, load_catalog_config
 from pipeline_manager import speculation
+from pipeline_manager.local.model_files import LocalModelError
 from pipeline_manager.providers import ProviderConfigError
 from protocol import ProtocolError
 from startup_errors import OneLineStartupErrors, StartupError
@@ -71,7 +72,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     try:
         app.state.catalog = ModelCatalog.from_settings(settings)
-    except (CatalogConfigError, ProviderConfigError) as error:
+    except (CatalogConfigError, ProviderConfigError, LocalModelError) as error:
         app.state.startup_error = str(error)
         raise StartupError(str(error)) from None  # one line, no traceback: startup_errors.py
     log_redaction.install([*settings.api_key_list(), *app.state.catalog.secrets()])

@@ -26,6 +26,7 @@ from model_catalog.entry import ModelEntry
 from model_catalog.loader import CatalogConfigError, entry_label, load_catalog_config
 from model_catalog.schema import CatalogConfig, ModelSpec
 from pipeline_manager import ServiceFactory, create_service_factory
+from pipeline_manager.local.model_files import LocalModelError
 from pipeline_manager.providers import ProviderConfigError
 from protocol import ProtocolError
 
@@ -90,14 +91,15 @@ class ModelCatalog:
         """Build every entry of a validated model list on top of the server's settings.
 
         Raises:
-            CatalogConfigError: a pipeline entry's providers are misconfigured.
+            CatalogConfigError: a pipeline entry's providers are misconfigured, or its local
+                models cannot be found, fetched or verified.
         """
         factories: dict[str, tuple[str, ServiceFactory]] = {}
         entries = []
         for index, spec in enumerate(config.models):
             try:
                 entries.append(_build_entry(spec, settings, factories))
-            except ProviderConfigError as error:
+            except (ProviderConfigError, LocalModelError) as error:
                 raise CatalogConfigError(
                     f"{source}: {entry_label(index, spec.name)}: pipeline: "
                     f"{_in_file_terms(str(error))}"

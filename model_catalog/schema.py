@@ -95,6 +95,12 @@ class PipelineSpec(BaseModel):
     tts_base_url: str | None = None
     tts_model: str | None = None
     elevenlabs_voice_id: str | None = None
+    # the local profile's models: packaged names, paths or Hugging Face repos (docs/models.md)
+    local_whisper_model: str | None = Field(None, min_length=1)
+    local_llm_model: str | None = Field(None, min_length=1)
+    local_tts_voice: str | None = Field(None, min_length=1)
+    local_llm_threads: int | None = Field(None, ge=1, le=256)
+    local_whisper_threads: int | None = Field(None, ge=1, le=256)
     provider_timeout_s: float | None = Field(None, gt=0)
     provider_max_retries: int | None = Field(None, ge=0, le=5)
     mock_token_delay_ms: float | None = Field(None, ge=0)

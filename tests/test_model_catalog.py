@@ -344,11 +344,11 @@ def test_two_local_entries_load_the_local_models_once(
 
     loads: list[object] = []
 
-    def fake_load(config: object = None) -> Any:
+    def fake_load(config: object = None, **_: object) -> Any:
         loads.append(config)
         return SimpleNamespace(whisper_name="w", llm_name="l", piper_voice_name="p")
 
-    monkeypatch.setattr(local_models, "_shared", None)
+    monkeypatch.setattr(local_models, "_shared", {})
     monkeypatch.setattr(local_models.LocalModels, "load", staticmethod(fake_load))
     path = write(
         tmp_path,

@@ -9,6 +9,7 @@ from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 
 from .llama_llm import create_llm
+from .model_refs import model_references
 from .models import LocalModels, LocalModelsConfig, get_local_models
 from .piper_tts import create_tts
 from .whisper_stt import create_stt
@@ -66,15 +67,24 @@ def create_local_factory(
     """Load the local models (once per process, blocking) and return the factory.
 
     Args:
-        settings: The server settings (``config.Settings``); nothing in them concerns the
-            local models yet, accepted for the ``create_service_factory`` call.
-        config: Model loading options; defaults suit a 2-core CPU machine.
+        settings: The server settings (``config.Settings``): ``local_whisper_model``,
+            ``local_llm_model`` and ``local_tts_voice`` name the models and
+            ``local_llm_threads``, ``local_whisper_threads`` size them (unless ``config`` is
+            given); ``speculative_turns`` as its field says.
+        config: Models and loading options; default: the settings' models, with options that
+            suit a 2-core CPU machine.
 
     Returns:
         A factory whose services all share the same model objects.
     """
     speculates = bool(getattr(settings, "speculative_turns", True))
     first_phrase = bool(getattr(settings, "tts_first_phrase", True))
+    if config is None and settings is not None:
+        config = LocalModelsConfig(
+            **model_references(settings),
+            llm_n_threads=getattr(settings, "local_llm_threads", 1),
+            whisper_cpu_threads=getattr(settings, "local_whisper_threads", 2),
+        )
     return LocalServiceFactory(
         get_local_models(config), speculates=speculates, first_phrase=first_phrase
     )

@@ -1,9 +1,10 @@
 """Offline models for the "local" profile, loaded once per process and shared by all sessions.
 
 Why a module: it owns the models' lifetime (loading, warming up, sharing, closing) and the
-rules for sharing them between sessions (see :class:`LocalModels`). Which files are loaded, and
-how they are verified first, is :mod:`.model_files`; its errors and ``verify_file`` are
-re-exported here, where callers have always imported them.
+rules for sharing them between sessions (see :class:`LocalModels`). Which files are loaded is
+:mod:`.model_refs` (a packaged name, a path or a Hugging Face repo per model) and
+:mod:`.model_files` (the packaged files and their checksums); the latter's errors and
+``verify_file`` are re-exported here, where callers have always imported them.
 
 Usage::
 
@@ -24,17 +25,20 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from .model_files import (
-    LLM_FILE,
-    LLM_MODEL_NAME,
-    PIPER_CONFIG_FILE,
-    PIPER_MODEL_FILE,
-    PIPER_VOICE_NAME,
     LocalModelError,
     ModelChecksumError,
     ModelNotFoundError,
-    locate,
     verify_file,
-    verify_whisper,
+)
+from .model_refs import (
+    DEFAULT_LLM_MODEL,
+    DEFAULT_TTS_VOICE,
+    DEFAULT_WHISPER_MODEL,
+    ResolvedModels,
+    path_model,
+    resolve_models,
+    verify_model,
+    verify_models,
 )
 
 if TYPE_CHECKING:
@@ -69,11 +73,16 @@ class LocalModelsConfig:
     """How to load the local models. The defaults suit a 2-core CPU-only machine.
 
     Parameters:
-        whisper_dir: A CTranslate2 Whisper model directory to use instead of the packaged
-            tiny.en (e.g. a multilingual model, which tiny.en is not: it only transcribes
-            English). It must contain ``tokenizer.json``, or faster-whisper tries a download.
+        whisper_model: The Whisper model: a packaged name, a CTranslate2 directory or a Hugging
+            Face repo (:mod:`.model_refs`, ``docs/models.md``).
+        llm_model: The LLM: a packaged name, a GGUF file or a repo.
+        tts_voice: The Piper voice: a packaged name, an ``.onnx`` (with its ``.onnx.json``) or
+            a repo.
+        whisper_dir: A CTranslate2 Whisper model directory, used instead of ``whisper_model``
+            (the older way to name one). It must contain ``tokenizer.json``, or faster-whisper
+            tries a download.
         whisper_checksums: Expected SHA-256 per file name inside ``whisper_dir``. Without
-            it a custom ``whisper_dir`` is loaded unverified (with a warning).
+            it a custom ``whisper_dir`` is loaded unverified.
         whisper_compute_type: CTranslate2 compute type; int8 is the fastest on CPU.
         whisper_cpu_threads: CTranslate2 intra-op threads (its own default is 4, which
             oversubscribes 2 cores).
@@ -92,6 +101,9 @@ class LocalModelsConfig:
             latency for llama.cpp).
     """
 
+    whisper_model: str = DEFAULT_WHISPER_MODEL
+    llm_model: str = DEFAULT_LLM_MODEL
+    tts_voice: str = DEFAULT_TTS_VOICE
     whisper_dir: Path | None = None
     whisper_checksums: Mapping[str, str] | None = None
     whisper_compute_type: str = "int8"
@@ -162,11 +174,14 @@ class LocalModels:
         return int(self.piper.config.sample_rate)
 
     @classmethod
-    def load(cls, config: LocalModelsConfig | None = None) -> LocalModels:
+    def load(
+        cls, config: LocalModelsConfig | None = None, *, resolved: ResolvedModels | None = None
+    ) -> LocalModels:
         """Locate, verify and load all three models. Prefer :func:`get_local_models`.
 
         Args:
             config: Loading options; defaults to :class:`LocalModelsConfig`.
+            resolved: The config's models already resolved (:func:`resolve_config`).
 
         Returns:
             The loaded models.
@@ -174,20 +189,21 @@ class LocalModels:
         Raises:
             ModelNotFoundError: If a model package or file is missing.
             ModelChecksumError: If a model file does not match its recorded SHA-256.
+            ModelReferenceError: If a model reference cannot be resolved (one line).
         """
         config = config or LocalModelsConfig()
         t_all = time.perf_counter()
         load_times: dict[str, float] = {}
 
         # Verify everything before loading anything, so a bad wheel fails fast.
+        resolved = resolved or resolve_config(config)
         t0 = time.perf_counter()
-        whisper_dir, whisper_name = verify_whisper(config.whisper_dir, config.whisper_checksums)
-        llm_path = locate(LLM_FILE)
-        verify_file(llm_path, LLM_FILE.sha256)
-        piper_model_path = locate(PIPER_MODEL_FILE)
-        verify_file(piper_model_path, PIPER_MODEL_FILE.sha256)
-        piper_config_path = locate(PIPER_CONFIG_FILE)
-        verify_file(piper_config_path, PIPER_CONFIG_FILE.sha256)
+        verify_models(resolved)
+        whisper_dir, whisper_name = resolved.whisper.path, resolved.whisper.label
+        llm_path, llm_name = resolved.llm.path, resolved.llm.label
+        piper_model_path, piper_voice_name = resolved.piper.path, resolved.piper.label
+        assert resolved.piper.config_path is not None
+        piper_config_path = resolved.piper.config_path
         logger.info(f"Local models: checksums verified in {time.perf_counter() - t0:.2f}s")
 
         t0 = time.perf_counter()
@@ -219,7 +235,7 @@ class LocalModels:
         )
         load_times["llm"] = time.perf_counter() - t0
         logger.info(
-            f"Local models: loaded LLM {LLM_MODEL_NAME} (llama.cpp, n_ctx={config.llm_n_ctx}, "
+            f"Local models: loaded LLM {llm_name} (llama.cpp, n_ctx={config.llm_n_ctx}, "
             f"{config.llm_n_threads} thread(s)) from {llm_path} in {load_times['llm']:.2f}s"
         )
 
@@ -229,7 +245,7 @@ class LocalModels:
         piper = PiperVoice.load(piper_model_path, config_path=piper_config_path)
         load_times["piper"] = time.perf_counter() - t0
         logger.info(
-            f"Local models: loaded Piper voice {PIPER_VOICE_NAME} "
+            f"Local models: loaded Piper voice {piper_voice_name} "
             f"({piper.config.sample_rate} Hz) from {piper_model_path} "
             f"in {load_times['piper']:.2f}s"
         )
@@ -240,11 +256,11 @@ class LocalModels:
             whisper_name=whisper_name,
             llm=llm,
             llm_path=llm_path,
-            llm_name=LLM_MODEL_NAME,
+            llm_name=llm_name,
             piper=piper,
             piper_model_path=piper_model_path,
             piper_config_path=piper_config_path,
-            piper_voice_name=PIPER_VOICE_NAME,
+            piper_voice_name=piper_voice_name,
             load_times=load_times,
         )
         if config.warm_up:
@@ -280,27 +296,47 @@ class LocalModels:
             self.llm.close()
 
 
-_shared: LocalModels | None = None
+def resolve_config(config: LocalModelsConfig) -> ResolvedModels:
+    """The files of a config's three models (fetched on first use; not yet verified)."""
+    whisper = None
+    if config.whisper_dir is not None:
+        whisper = path_model("whisper", config.whisper_dir, config.whisper_checksums)
+    return resolve_models(
+        config.whisper_model, config.llm_model, config.tts_voice, whisper_model=whisper
+    )
+
+
+_shared: dict[tuple[object, ...], LocalModels] = {}
+"""The loaded models by the files they load (:attr:`ResolvedModels.key`)."""
 _shared_lock = threading.Lock()
 
 
 def get_local_models(config: LocalModelsConfig | None = None) -> LocalModels:
-    """Return the process-wide :class:`LocalModels`, loading them on the first call.
+    """Return the process-wide :class:`LocalModels` of a config, loading them on first use.
 
-    Blocking (about 2 s plus warm-up on first call): call it at start-up, or via
-    ``asyncio.to_thread`` from async code. Thread-safe; concurrent first callers wait for
-    one load.
+    Configs whose references resolve to the same files share one :class:`LocalModels`: the
+    models are loaded once per set of files, whatever the number of pipelines using them.
+
+    Blocking (about 2 s plus warm-up on first call, more when a model must be fetched): call
+    it at start-up, or via ``asyncio.to_thread`` from async code. Thread-safe; concurrent
+    first callers wait for one load.
 
     Args:
-        config: Loading options, used only by the call that actually loads.
+        config: The models and loading options; the options (threads, context, ...) are used
+            only by the call that actually loads a set of files.
 
     Returns:
         The shared models.
     """
-    global _shared
+    config = config or LocalModelsConfig()
     with _shared_lock:
-        if _shared is None:
-            _shared = LocalModels.load(config)
-        elif config is not None:
-            logger.debug("Local models already loaded; ignoring the new config")
-        return _shared
+        resolved = resolve_config(config)
+        models = _shared.get(resolved.key)
+        if models is None:
+            models = _shared[resolved.key] = LocalModels.load(config, resolved=resolved)
+        else:
+            for model in resolved:
+                if model.pinned:  # this reference's own pin (the files were verified at load)
+                    verify_model(model)
+            logger.debug("Local models already loaded for these files; sharing them")
+        return models
