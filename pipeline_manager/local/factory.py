@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 
-from .llama_llm import create_llm
+from realtime_session.reply_policy import ToolCalling
+
+from .llama_llm import create_llm, default_tool_calling
 from .models import LocalModels, LocalModelsConfig, get_local_models
 from .piper_tts import create_tts
 from .whisper_stt import create_stt
@@ -20,19 +22,29 @@ class LocalServiceFactory:
     Parameters:
         name: The profile name, ``"local"``.
         models: The shared models every service created here wraps.
+        tool_calling: What the LLM does with function tools.
     """
 
     name = "local"
 
-    def __init__(self, models: LocalModels, *, speculates: bool = True) -> None:
+    def __init__(
+        self,
+        models: LocalModels,
+        *,
+        speculates: bool = True,
+        tool_calling: ToolCalling | None = None,
+    ) -> None:
         """Initialize the factory.
 
         Args:
             models: The loaded, shared models.
             speculates: Transcribe during pauses (``REALTIME_SPECULATIVE_TURNS``).
+            tool_calling: ``REALTIME_LOCAL_LLM_TOOLS``; None: what suits the model
+                (``forced`` for the packaged SmolLM2-135M, else ``auto``).
         """
         self.models = models
         self.speculates = speculates
+        self.tool_calling: ToolCalling = tool_calling or default_tool_calling(models)
 
     def create_stt(self) -> STTService:
         """A Whisper STT service for one session (English: the packaged model is tiny.en)."""
@@ -40,7 +52,7 @@ class LocalServiceFactory:
 
     def create_llm(self) -> LLMService:
         """A llama.cpp LLM service for one session."""
-        return create_llm(self.models)
+        return create_llm(self.models, tool_calling=self.tool_calling)
 
     def create_tts(self) -> TTSService:
         """A Piper TTS service for one session."""
@@ -62,12 +74,17 @@ def create_local_factory(
     """Load the local models (once per process, blocking) and return the factory.
 
     Args:
-        settings: The server settings (``config.Settings``); nothing in them concerns the
-            local models yet, accepted for the ``create_service_factory`` call.
+        settings: The server settings (``config.Settings``): ``speculative_turns`` and
+            ``local_llm_tools`` are read here.
         config: Model loading options; defaults suit a 2-core CPU machine.
 
     Returns:
         A factory whose services all share the same model objects.
     """
     speculates = bool(getattr(settings, "speculative_turns", True))
-    return LocalServiceFactory(get_local_models(config), speculates=speculates)
+    tools = getattr(settings, "local_llm_tools", "default")
+    return LocalServiceFactory(
+        get_local_models(config),
+        speculates=speculates,
+        tool_calling=None if tools == "default" else cast("ToolCalling", tools),
+    )
