@@ -296,7 +296,7 @@ async def _answer(llm: LlamaCppLLMService, text: str, tool_choice: Any) -> tuple
 
 @pytest.mark.asyncio
 async def test_llm_calls_tools_only_when_told_to(models: LocalModels) -> None:
-    """SmolLM2-135M cannot tell when a tool is needed (docs/models.md), so it is ``forced``:
+    """SmolLM2-135M cannot tell when a tool is needed (docs/protocol.md §6), so it is ``forced``:
     a named tool_choice gets a well-formed call with the user's argument, ``auto`` words."""
     assert create_llm(models).tool_calling == "forced"
     question = "What is the weather in Paris?"

@@ -13,10 +13,11 @@ Everything here is pure (prompt, schema, parsing); the model runs in :mod:`.llam
 What the step may answer follows ``tool_choice`` and what the model can do (``tool_calling``,
 :mod:`realtime_session.reply_policy`): a named function allows only that call; ``required``
 any call but no ``null``; ``auto`` a call or ``null``, but only for a model trusted to decide
-(``tool_calling: auto``). Measured on the packaged SmolLM2-135M-Instruct (docs/models.md):
-forced calls come out well-formed every time, with the right arguments about 5 times in 7, but
-left to decide it calls a tool on "Hello, how are you?" as readily as on "What's the weather in
-Tokyo?", so for that model the default is ``forced``.
+(``tool_calling: auto``). Measured on the packaged SmolLM2-135M-Instruct (docs/protocol.md §6):
+a named call comes out well-formed every time, with the right arguments 6 times in 7, but left
+to decide the model is right on 4 to 7 prompts of 12, calling a tool on "Hello, how are you?"
+or on nothing at all depending on the prompt's wording, so for that model the default is
+``forced``.
 """
 
 from __future__ import annotations
