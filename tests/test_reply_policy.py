@@ -24,6 +24,8 @@ from pipecat.frames.frames import LLMFullResponseEndFrame, LLMTextFrame
 from pipecat.tests.utils import run_test
 
 from config import Settings
+from model_catalog import ModelCatalog
+from model_catalog.schema import CatalogConfig
 from pipeline_manager.local.llama_tools import (
     ToolStep,
     parse_step,
@@ -38,6 +40,7 @@ from realtime_session.reply_policy import reply_cap, tools_notice
 from tests.conftest import ServerProcess, open_client
 from tests.realtime_client import RealtimeTestClient, audio_of
 from tests.test_core_session import TOOL, Core, types
+from transport.session_parts import session_limits
 
 CAP = 10
 MS_PER_CHARACTER = 20  # the mock TTS
@@ -164,6 +167,32 @@ async def test_capabilities_are_advertised(capped_server: ServerProcess) -> None
     assert health["models"]["gpt-realtime"]["capabilities"] == expected
     models = await asyncio.to_thread(get_json, f"{capped_server.base_url}/v1/models")
     assert models["data"][0]["capabilities"] == expected
+
+
+def test_a_model_entry_sets_its_own_cap() -> None:
+    config = CatalogConfig.model_validate(
+        {
+            "models": [
+                {"name": "short", "pipeline": {"profile": "mock", "spoken_reply_max_tokens": 20}},
+                {
+                    "name": "own-words",
+                    "pipeline": {
+                        "profile": "mock",
+                        "spoken_reply_max_tokens": 20,
+                        "instructions": "Be yourself.",
+                    },
+                },
+                {"name": "plain", "pipeline": {"profile": "mock"}},
+            ]
+        }
+    )
+    short, own_words, plain = ModelCatalog.from_config(config, Settings(profile="mock")).entries
+    assert short.capabilities() == {"tool_calling": "auto", "spoken_reply_max_tokens": 20}
+    assert short.session_defaults == {"instructions": SHORT_REPLY_INSTRUCTIONS}
+    assert session_limits(short.settings, short.services).spoken_reply_max_tokens == 20
+    assert own_words.session_defaults == {"instructions": "Be yourself."}
+    assert plain.capabilities() == {"tool_calling": "auto", "spoken_reply_max_tokens": 0}
+    assert plain.session_defaults == {}
 
 
 def test_the_cap_defaults_to_the_local_llms_only() -> None:
