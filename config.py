@@ -13,6 +13,12 @@ Profile = Literal["mock", "local"]
 # Per-stage providers (see docs/providers.md); "default" uses the profile's model for the stage.
 STTProvider = Literal["default", "local", "mock", "openai", "deepgram"]
 LLMProvider = Literal["default", "local", "mock", "openai", "ollama"]
+LocalLLMTools = Literal["default", "auto", "forced", "none"]
+"""What the local llama.cpp LLM does with function tools (``REALTIME_LOCAL_LLM_TOOLS``)."""
+
+LOCAL_SPOKEN_REPLY_MAX_TOKENS = 60
+"""The local LLM's default cap on a spoken reply, in tokens (about 45 words, two or three
+sentences): what ``spoken_reply_max_tokens`` unset means when the local model answers."""
 TTSProvider = Literal["default", "local", "mock", "openai", "elevenlabs"]
 
 
@@ -118,6 +124,23 @@ class Settings(BaseSettings):
         le=4096,
         description="What max_output_tokens 'inf' means: a reply stops (status incomplete) "
         "after this many tokens. The real API allows up to 4096.",
+    )
+    spoken_reply_max_tokens: int | None = Field(
+        None,
+        ge=0,
+        le=4096,
+        description="Default length of a spoken reply, in tokens, when the client left "
+        "max_output_tokens at 'inf': the reply ends at the last sentence end within it, status "
+        "completed (docs/protocol.md). 0: no cap. Unset: "
+        f"{LOCAL_SPOKEN_REPLY_MAX_TOKENS} when the local LLM answers, else 0.",
+    )
+    local_llm_tools: LocalLLMTools = Field(
+        "default",
+        description="Function tools on the local LLM: 'auto' (the model decides when to call, "
+        "by a JSON-constrained first step), 'forced' (it calls a tool only when tool_choice is "
+        "'required' or names a function; with 'auto' it answers in words), 'none' (tools are "
+        "ignored). 'default': 'forced' for the packaged SmolLM2-135M, which cannot tell when "
+        "a tool is needed, 'auto' for any other model.",
     )
     max_client_events_per_s: float = Field(
         1000.0,
@@ -237,14 +260,24 @@ class Settings(BaseSettings):
         "5xx). Each retry can take another REALTIME_PROVIDER_TIMEOUT_S.",
     )
 
-    @field_validator("stt", "llm", "tts", mode="before")
+    @field_validator("stt", "llm", "tts", "local_llm_tools", mode="before")
     @classmethod
     def _stage_provider(cls, value: object) -> object:
-        """Accept any case and an empty value (meaning the profile's default)."""
+        """Accept any case and an empty value (meaning the default)."""
         if isinstance(value, str):
             value = value.strip().lower()
             return value or "default"
         return value if value is not None else "default"
+
+    def llm_stage(self) -> str:
+        """Who answers: the LLM provider, with ``default`` resolved to the profile."""
+        return self.profile if self.llm == "default" else self.llm
+
+    def spoken_reply_cap(self) -> int:
+        """The effective ``spoken_reply_max_tokens`` (0: no cap)."""
+        if self.spoken_reply_max_tokens is not None:
+            return self.spoken_reply_max_tokens
+        return LOCAL_SPOKEN_REPLY_MAX_TOKENS if self.llm_stage() == "local" else 0
 
     def api_key_list(self) -> list[str]:
         """The configured API keys."""

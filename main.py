@@ -132,10 +132,7 @@ async def list_models() -> dict[str, object]:
     catalog: ModelCatalog = app.state.catalog
     return {
         "object": "list",
-        "data": [
-            {"id": entry.name, "object": "model", "created": 0, "owned_by": entry.owned_by}
-            for entry in catalog.entries
-        ],
+        "data": [entry.model_object() for entry in catalog.entries],
     }
 
 

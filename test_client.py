@@ -7,7 +7,9 @@
     python test_client.py -i --save-audio replies/   # ... saving each spoken reply as a WAV
 
 The automatic check runs five steps (health, session, a text turn, an audio turn from a WAV file, a
-tool call round trip), prints each with PASS/FAIL and its timing, and exits 0 only if all pass.
+tool call round trip), prints each with PASS/FAIL/SKIP and its timing, and exits 0 unless a step
+failed (a step the model cannot do, such as a tool call on a model that cannot call tools, is
+skipped).
 It needs nothing beyond the server's own requirements (the official ``openai`` SDK).
 
 The code is in ``clients/check/`` (see ``docs/clients.md``); this file is the entry point.

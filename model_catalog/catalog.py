@@ -29,9 +29,17 @@ from pipeline_manager import ServiceFactory, create_service_factory
 from pipeline_manager.local.model_files import LocalModelError
 from pipeline_manager.providers import ProviderConfigError
 from protocol import ProtocolError
+from realtime_session.defaults import SHORT_REPLY_INSTRUCTIONS
 
 SESSION_ONLY_SETTINGS = frozenset(
-    {"model_name", "config", "response_timeout_s", "transcription_timeout_s", "max_reply_tokens"}
+    {
+        "model_name",
+        "config",
+        "response_timeout_s",
+        "transcription_timeout_s",
+        "max_reply_tokens",
+        "spoken_reply_max_tokens",
+    }
 )
 """Settings the service factories never read: entries differing only in these share one."""
 
@@ -78,6 +86,7 @@ class ModelCatalog:
                 settings.model_name,
                 settings,
                 services=create_service_factory(settings),
+                session_defaults=policy_session_defaults(settings),
                 default=True,
             )
             return cls([entry])
@@ -204,9 +213,20 @@ def _build_entry(
         spec.name,
         effective,
         services=services,
-        session_defaults=spec.pipeline.session_defaults(),
+        session_defaults={
+            **policy_session_defaults(effective),
+            **spec.pipeline.session_defaults(),
+        },
         **common,
     )
+
+
+def policy_session_defaults(settings: Settings) -> dict[str, Any]:
+    """The session defaults a pipeline's reply policy implies: with a soft cap on spoken
+    replies, instructions asking for one or two sentences (an entry's own replace them)."""
+    if settings.spoken_reply_cap() > 0:
+        return {"instructions": SHORT_REPLY_INSTRUCTIONS}
+    return {}
 
 
 def _in_file_terms(message: str) -> str:

@@ -121,6 +121,37 @@ class ModelEntry:
         """Tokens of this entry's responses since start-up."""
         return dict(self._usage)
 
+    # --- what it can do -----------------------------------------------------------------------
+
+    def capabilities(self) -> dict[str, Any] | None:
+        """What a pipeline's model does by default (None for a relay: its upstream decides).
+
+        ``tool_calling``: ``auto`` (the model decides when to call a tool), ``forced`` (only
+        when ``tool_choice`` is ``required`` or names a function) or ``none``;
+        ``spoken_reply_max_tokens``: the soft cap of a spoken reply left at
+        ``max_output_tokens: "inf"`` (0: none). See realtime_session/reply_policy.py.
+        """
+        if self.services is None:
+            return None
+        return {
+            "tool_calling": getattr(self.services, "tool_calling", "auto"),
+            "spoken_reply_max_tokens": self.settings.spoken_reply_cap(),
+        }
+
+    def model_object(self) -> dict[str, Any]:
+        """This entry in ``/v1/models`` (the OpenAI model shape; pipelines add
+        ``capabilities``)."""
+        body: dict[str, Any] = {
+            "id": self.name,
+            "object": "model",
+            "created": 0,
+            "owned_by": self.owned_by,
+        }
+        capabilities = self.capabilities()
+        if capabilities is not None:
+            body["capabilities"] = capabilities
+        return body
+
     # --- /health ------------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
@@ -141,4 +172,10 @@ class ModelEntry:
                 **common,
             }
         assert self.services is not None
-        return {"kind": "pipeline", "ready": True, "models": self.services.describe(), **common}
+        return {
+            "kind": "pipeline",
+            "ready": True,
+            "models": self.services.describe(),
+            "capabilities": self.capabilities(),
+            **common,
+        }

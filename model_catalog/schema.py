@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from config import LLMProvider, Profile, STTProvider, TTSProvider
+from config import LLMProvider, LocalLLMTools, Profile, STTProvider, TTSProvider
 
 RelayProvider = Literal["openai", "azure", "glm", "realtime"]
 RelayDialect = Literal["ga", "beta"]
@@ -111,6 +111,8 @@ class PipelineSpec(BaseModel):
     response_timeout_s: float | None = Field(None, gt=0)
     transcription_timeout_s: float | None = Field(None, gt=0)
     max_reply_tokens: int | None = Field(None, ge=1, le=4096)
+    spoken_reply_max_tokens: int | None = Field(None, ge=0, le=4096)
+    local_llm_tools: LocalLLMTools | None = None
     # --- session defaults: applied beneath a client secret's session and the client's updates
     voice: str | None = Field(None, min_length=1)
     instructions: str | None = None
@@ -126,7 +128,7 @@ class PipelineSpec(BaseModel):
     deepgram_api_key: LiteralSecret = Field(None, exclude=True)
     elevenlabs_api_key: LiteralSecret = Field(None, exclude=True)
 
-    @field_validator("stt", "llm", "tts", mode="before")
+    @field_validator("stt", "llm", "tts", "local_llm_tools", mode="before")
     @classmethod
     def _stage(cls, value: object) -> object:
         return _lower_stage(value)

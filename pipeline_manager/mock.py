@@ -1,7 +1,8 @@
 """The deterministic ``mock`` profile: instant, no model weights, used by tests and benchmarks.
 
 - STT: a committed user audio item's transcript is ``audio of N ms`` (N: its duration, whole ms).
-- LLM: the reply to the latest user text T is ``You said: T``. If function tools are configured and
+- LLM: the reply to the latest user text T is ``You said: T``, one text piece per word (so a
+  soft reply cap counts words). If function tools are configured and
   T contains a tool's name, it calls that tool with arguments ``{"text": T}`` instead; after a
   ``function_call_output`` item with output O it replies ``Tool result: O``.
   ``REALTIME_MOCK_TOKEN_DELAY_MS`` makes it wait that long before each word.
@@ -144,6 +145,11 @@ class MockLLMService(LLMService):
         )
         super().__init__(settings=settings, **kwargs)
         self._token_delay_s = token_delay_ms / 1000
+        self._stop_requested = False
+
+    def stop_generation(self) -> None:
+        """Stop the reply being written after its current word (a soft cap was reached)."""
+        self._stop_requested = True
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         """Answer each ``LLMContextFrame``; pass everything else on."""
@@ -159,6 +165,7 @@ class MockLLMService(LLMService):
             dict(m) for m in context.get_messages() if isinstance(m, dict)
         ]
         text, tool = mock_reply(messages, _tool_names(context.tools), context.tool_choice)
+        self._stop_requested = False
         await self.push_frame(LLMFullResponseStartFrame())
         try:
             if await self._fault.strike() == "garbage":
@@ -175,6 +182,8 @@ class MockLLMService(LLMService):
                 words = text.split(" ")
                 share = FairShare(max_items=REPLY_PIECES_PER_SHARE)
                 for index, word in enumerate(words):
+                    if self._stop_requested:
+                        break
                     # A real LLM awaits its stream between tokens; without a delay the mock still
                     # gives the loop back in fair shares, or it would push a whole reply in one
                     # step of the event loop and every other session would wait for it.

@@ -13,6 +13,7 @@ from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 
 from config import Settings
+from realtime_session.reply_policy import ToolCalling
 
 
 class ServiceFactory(Protocol):
@@ -24,6 +25,9 @@ class ServiceFactory(Protocol):
     speculates: bool
     """Whether sessions transcribe during pauses (pipeline_manager/speculation.py): only for an
     STT in this process, where a discarded guess costs CPU but no money."""
+    tool_calling: ToolCalling
+    """What the LLM does with function tools (realtime_session/reply_policy.py): advertised in
+    ``/health`` and ``/v1/models``, and the core tells a client whose tools will not be called."""
 
     def create_stt(self) -> STTService:
         """A speech-to-text service for one session."""
@@ -46,6 +50,7 @@ class MockServiceFactory:
     """The deterministic mock profile (see :mod:`pipeline_manager.mock`)."""
 
     name = "mock"
+    tool_calling: ToolCalling = "auto"
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings

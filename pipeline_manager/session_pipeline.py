@@ -7,9 +7,10 @@ The pipeline never calls into the protocol core. The connection hands it command
 Two Pipecat workers run per session, under one runner:
 
 - the transcription worker holds the STT service (:mod:`pipeline_manager.transcriber`);
-- the response worker is ``LLM -> TextTap -> TTS -> ResponseSink``. Responses run one at a time,
-  each with the complete LLM request the core built for it; text is reported as the LLM streams
-  it and audio as soon as the TTS makes it (no real-time pacing, like the real API).
+- the response worker is ``LLM -> ReplyCap -> TextTap -> TTS -> ResponseSink``. Responses run one
+  at a time, each with the complete LLM request the core built for it; text is reported as the
+  LLM streams it (a sentence at a time when the reply has a soft cap, which ``ReplyCap``
+  enforces) and audio as soon as the TTS makes it (no real-time pacing, like the real API).
 
 Cancelling a response pushes an ``InterruptionFrame``, which makes every processor drop its
 in-flight work; the next response waits until the interruption has reached the sink, so no stale
@@ -45,7 +46,7 @@ from pipecat.workers.runner import WorkerRunner
 from audio_utils import OutputAudioConverter, resample
 from pipeline_manager.first_phrase import speak_from_first_phrase
 from pipeline_manager.llm_request import llm_context
-from pipeline_manager.processors import ResponseSink, TextTap
+from pipeline_manager.processors import ReplyCap, ReplyCapFrame, ResponseSink, TextTap
 from pipeline_manager.services import ServiceFactory
 from pipeline_manager.speculation import TurnSpeculation
 from pipeline_manager.transcriber import Transcriber
@@ -118,8 +119,10 @@ class SessionPipeline:
             on_interrupted=self._on_interrupted,
             on_usage=self._on_usage,
         )
+        # An LLM that can stop mid-reply (ours can) saves the tokens past a soft cap.
+        cap = ReplyCap(getattr(self._llm, "stop_generation", None))
         self._response_worker = self._make_worker(
-            "response", Pipeline([self._llm, TextTap(self._on_text), self._tts, sink])
+            "response", Pipeline([self._llm, cap, TextTap(self._on_text), self._tts, sink])
         )
         self._runner = WorkerRunner(handle_sigint=False)
         self._runner_task: asyncio.Task[None] | None = None
@@ -244,6 +247,7 @@ class SessionPipeline:
             voice = self._tts_voice(command.voice) if self._tts_voice is not None else None
             if voice is not None:
                 frames.append(TTSUpdateSettingsFrame(delta=TTSSettings(voice=voice)))
+            frames.append(ReplyCapFrame(command.request.reply_cap))
             frames.append(LLMContextFrame(llm_context(command.request)))
             await self._response_worker.queue_frames(frames)
             # Ends when the sink sees the reply's end, or when the core cancels the response

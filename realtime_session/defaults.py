@@ -8,6 +8,13 @@ from typing import Any
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful, friendly voice assistant. Keep your answers short and conversational."
 )
+SHORT_REPLY_INSTRUCTIONS = (
+    "You are a helpful, friendly voice assistant. "
+    "Always answer in one or two short sentences, in plain words."
+)
+"""The default instructions of a model entry whose spoken replies have a soft cap (the local
+LLM's by default, realtime_session/reply_policy.py): the reply is asked to fit the cap, which
+then rarely has to cut it. A client's own instructions replace them."""
 DEFAULT_VOICE = "alloy"
 PCM24K_FORMAT: dict[str, Any] = {"type": "audio/pcm", "rate": 24000}
 

@@ -23,6 +23,9 @@ class LLMRequest:
     max_output_tokens: int | str
     modalities: tuple[str, ...]
     voice: str
+    reply_cap: int | None = None
+    """A soft cap in tokens (the default length of a spoken reply): the pipeline ends the reply
+    at the last sentence end within it, and the response completes. None: no cap."""
 
 
 def item_text(record: ItemRecord) -> str:

@@ -39,6 +39,7 @@ from realtime_session.handlers.responses import response_options
 from realtime_session.input_buffer import InputAudioBuffer
 from realtime_session.llm_context import LLMRequest, build_messages, estimate_tokens_of
 from realtime_session.rate_limits import RateLimitTracker
+from realtime_session.reply_policy import ToolCalling, reply_cap
 from realtime_session.response import Response, ResponseOptions
 from realtime_session.session_config import SessionConfig
 from realtime_session.signal_handlers import apply_signal
@@ -62,6 +63,11 @@ class SessionLimits:
     max_stored_audio_bytes: int = 32 * 1024 * 1024
     max_output_tokens: int = 1024
     """What a response's ``max_output_tokens: "inf"`` means here (the real API allows 4096)."""
+    spoken_reply_max_tokens: int = 0
+    """The soft cap of a spoken reply whose ``max_output_tokens`` is ``"inf"`` (0: none); see
+    :mod:`realtime_session.reply_policy`."""
+    tool_calling: ToolCalling = "auto"
+    """What the model does with function tools (:mod:`realtime_session.reply_policy`)."""
 
 
 class RealtimeSession:
@@ -413,6 +419,9 @@ class RealtimeSession:
             max_output_tokens=options.max_output_tokens,
             modalities=tuple(options.modalities),
             voice=options.voice,
+            reply_cap=reply_cap(
+                options.max_output_tokens, options.modalities, self.limits.spoken_reply_max_tokens
+            ),
         )
 
 

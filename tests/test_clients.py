@@ -573,3 +573,49 @@ def test_interactive_chat_through_a_pipe(server: ServerProcess, tmp_path: Path) 
             wav.getnframes() * 1000 // wav.getframerate()
             == len("You said: hello there") * MS_PER_CHARACTER
         )
+
+
+async def run_checker(server: ServerProcess, tool_calling: str | None = None) -> tuple[bool, str]:
+    """The automatic check in this process; ``tool_calling`` stands in for what ``/health`` says
+    the model does with tools (the mock's LLM chooses tools itself)."""
+    from clients.check.steps import DEFAULT_WAV, Checker
+
+    out = io.StringIO()
+    checker = Checker(ws_url(server), DEFAULT_WAV, None, TIMEOUT, out)
+    if tool_calling is not None:
+        checker.tool_calling = lambda: tool_calling  # type: ignore[method-assign]
+    passed = await checker.run()
+    return passed, out.getvalue()
+
+
+async def test_test_client_skips_the_tool_step_for_a_model_that_cannot_call_tools(
+    server: ServerProcess,
+) -> None:
+    passed, report = await run_checker(server, "none")
+    assert passed, report  # a skipped step is not a failure: exit code 0
+    assert "SKIP  tool call" in report
+    assert "skipped (model cannot call tools)" in report
+    assert "4/5 passed" in report and "no failures, 1 skipped" in report
+
+
+async def test_test_client_names_the_tool_for_a_model_that_calls_only_when_told(
+    server: ServerProcess,
+) -> None:
+    passed, report = await run_checker(server, "forced")
+    assert passed, report
+    line = next(line for line in report.splitlines() if "tool call" in line)
+    assert line.startswith("PASS"), report
+    assert "get_weather(" in line and "calls tools only when told to" in line
+    assert "5/5 passed" in report
+
+
+def test_test_client_reads_the_models_tool_calling_from_health() -> None:
+    from clients.check.steps import DEFAULT_WAV, Checker
+
+    checker = Checker("ws://127.0.0.1:1/v1/realtime", DEFAULT_WAV, None, TIMEOUT, io.StringIO())
+    assert checker.tool_calling() == "auto"  # nothing said: an older server
+    forced = {"default": True, "capabilities": {"tool_calling": "forced"}}
+    checker.health = {"models": {"other": {"default": False}, "mine": forced}}
+    assert checker.tool_calling() == "forced"  # the default entry serves gpt-realtime
+    checker.health = {"models": {"gpt-realtime": {"capabilities": {"tool_calling": "none"}}}}
+    assert checker.tool_calling() == "none"

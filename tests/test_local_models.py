@@ -31,17 +31,21 @@ from pipecat.frames.frames import (  # noqa: E402
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     LLMTextFrame,
+    MetricsFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
     TTSSpeakFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
+from pipecat.metrics.metrics import LLMUsageMetricsData  # noqa: E402
+from pipecat.pipeline.pipeline import Pipeline  # noqa: E402
 from pipecat.pipeline.worker import PipelineParams  # noqa: E402
 from pipecat.processors.aggregators.llm_context import LLMContext  # noqa: E402
 from pipecat.tests.utils import SleepFrame, run_test  # noqa: E402
 from pipecat.transcriptions.language import Language  # noqa: E402
 
+from pipeline_manager.llm_request import llm_context  # noqa: E402
 from pipeline_manager.local.models import (  # noqa: E402
     LocalModels,
     ModelChecksumError,
@@ -54,6 +58,8 @@ from pipeline_manager.local.services import (  # noqa: E402
     create_stt,
     create_tts,
 )
+from pipeline_manager.processors import ReplyCap, ReplyCapFrame  # noqa: E402
+from realtime_session.llm_context import LLMRequest  # noqa: E402
 from tests.audio_clips import clip, manifest  # noqa: E402
 
 pytestmark = pytest.mark.local_models
@@ -248,3 +254,82 @@ async def test_tts_produces_speech(models: LocalModels) -> None:
     assert 0.3 < seconds < 3.0, seconds
     rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
     assert rms > 300, f"audio is (nearly) silent: RMS {rms:.0f}"
+
+
+# --- safe demo defaults on the real LLM (realtime_session/reply_policy.py) ---------------------
+
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Get the current weather for a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
+
+
+async def _answer(llm: LlamaCppLLMService, text: str, tool_choice: Any) -> tuple[list[Any], str]:
+    """The function calls and the text of the LLM's answer to ``text`` with the weather tool."""
+    calls: list[Any] = []
+
+    async def started(_service: Any, function_calls: list[Any]) -> None:
+        calls.extend(function_calls)
+
+    async def client_runs_it(params: Any) -> None:
+        await params.result_callback(None)
+
+    llm.register_function(None, client_runs_it)
+    llm.add_event_handler("on_function_calls_started", started)
+    request = LLMRequest(
+        messages=[{"role": "user", "content": text}],
+        tools=[WEATHER_TOOL],
+        tool_choice=tool_choice,
+        max_output_tokens="inf",
+        modalities=("audio",),
+        voice="alloy",
+    )
+    down, _ = await run_test(llm, frames_to_send=[LLMContextFrame(llm_context(request))])
+    return calls, "".join(f.text for f in down if isinstance(f, LLMTextFrame))
+
+
+@pytest.mark.asyncio
+async def test_llm_calls_tools_only_when_told_to(models: LocalModels) -> None:
+    """SmolLM2-135M cannot tell when a tool is needed (docs/protocol.md §6), so it is ``forced``:
+    a named tool_choice gets a well-formed call with the user's argument, ``auto`` words."""
+    assert create_llm(models).tool_calling == "forced"
+    question = "What is the weather in Paris?"
+    named = {"type": "function", "name": "get_weather"}
+    calls, text = await _answer(create_llm(models), question, named)
+    assert [call.function_name for call in calls] == ["get_weather"], text
+    assert "paris" in str(calls[0].arguments.get("city", "")).lower(), calls[0].arguments
+    calls, text = await _answer(create_llm(models), question, "auto")
+    assert not calls and text.strip()
+
+
+@pytest.mark.asyncio
+async def test_a_capped_reply_of_the_llm_ends_at_a_sentence(models: LocalModels) -> None:
+    settings = LlamaCppLLMService.Settings(seed=7, max_tokens=400)
+    llm = create_llm(models, settings=settings)
+    context = LLMContext(
+        messages=[{"role": "user", "content": "Tell me the whole history of Rome in detail."}]
+    )
+    down, _ = await run_test(
+        Pipeline([llm, ReplyCap(llm.stop_generation)]),
+        frames_to_send=[ReplyCapFrame(40), LLMContextFrame(context)],
+        pipeline_params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
+    )
+    text = "".join(f.text for f in down if isinstance(f, LLMTextFrame))
+    assert text.strip(), "the LLM produced no text"
+    assert re.search(r"""[.!?]["')]*$""", text), f"not cut at a sentence end: {text!r}"
+    assert len(_words(text)) <= 40  # at most 40 tokens
+    # The LLM stopped at the cap (within a token or two) instead of writing all 400 tokens.
+    usage = [
+        data.value
+        for frame in down
+        if isinstance(frame, MetricsFrame)
+        for data in frame.data
+        if isinstance(data, LLMUsageMetricsData)
+    ]
+    assert usage and usage[-1].completion_tokens <= 42, usage

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from config import Settings
 from model_catalog import ModelEntry, layered_session
-from pipeline_manager import SessionPipeline
+from pipeline_manager import ServiceFactory, SessionPipeline
 from realtime_session import RealtimeSession, SessionLimits
 from relay.providers import RelayTarget
 from relay.session import RelayLimits, RelaySession
@@ -67,7 +67,7 @@ def open_session(
         model=model,
         session_type=session_type,
         initial_session=initial,
-        limits=session_limits(settings),
+        limits=session_limits(settings, services),
         transport=transport,
     )
 
@@ -158,8 +158,9 @@ def requested_model(secret_session: dict[str, Any] | None, *others: str | None) 
     return None
 
 
-def session_limits(settings: Settings) -> SessionLimits:
-    """The core's per-session limits and deadlines from the session's settings."""
+def session_limits(settings: Settings, services: ServiceFactory | None = None) -> SessionLimits:
+    """The core's per-session limits and deadlines from the session's settings, and what its
+    LLM can do with tools (from its pipeline's ``services``)."""
     return SessionLimits(
         max_input_buffer_ms=settings.max_input_buffer_ms,
         max_conversation_items=settings.max_conversation_items,
@@ -167,6 +168,8 @@ def session_limits(settings: Settings) -> SessionLimits:
         transcription_timeout_s=settings.transcription_timeout_s,
         max_stored_audio_bytes=settings.max_stored_audio_bytes,
         max_output_tokens=settings.max_reply_tokens,
+        spoken_reply_max_tokens=settings.spoken_reply_cap(),
+        tool_calling=getattr(services, "tool_calling", "auto"),
     )
 
 

@@ -1,7 +1,7 @@
 """``test_client.py``'s command line: the automatic check by default, the chat with ``-i``.
 
-Exit codes: 0 when every step passed (or the chat ended normally), 1 otherwise, 130 when the
-chat is interrupted with Ctrl-C.
+Exit codes: 0 when no step failed (passed, or skipped because the model cannot do it) or the
+chat ended normally, 1 otherwise, 130 when the chat is interrupted with Ctrl-C.
 """
 
 from __future__ import annotations

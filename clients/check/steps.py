@@ -2,7 +2,14 @@
 
 health (``GET /health``), session (``session.created`` and a ``session.update``), a text turn,
 an audio turn from a WAV file and a tool call round trip. Each step is timed and turns any
-exception into a FAIL with its message; steps that cannot run are reported as SKIP.
+exception into a FAIL with its message; steps that cannot run are reported as SKIP, and so is
+a step the model cannot do (the tool call on a model that advertises ``tool_calling: none``).
+The check succeeds when no step failed.
+
+The tool call follows what ``/health`` says the model does with tools: ``auto`` (or no word:
+an older server, another implementation) leaves the choice to the model; ``forced`` (a model
+that calls tools only when told to, like the local profile's SmolLM2-135M) names the function in
+``tool_choice``; ``none`` skips the step.
 """
 
 from __future__ import annotations
@@ -50,6 +57,10 @@ class StepResult:
     detail: str
 
 
+class StepSkipped(Exception):
+    """A step that does not apply to this server's model; the message says why."""
+
+
 class Checker:
     """Runs the steps in order against one server and prints a PASS/FAIL line per step."""
 
@@ -63,6 +74,8 @@ class Checker:
         self.out = out
         self.results: list[StepResult] = []
         self.session: Session | None = None
+        self.health: dict[str, Any] = {}
+        """``GET /health``'s answer."""
 
     def report(self, result: StepResult) -> None:
         """Print and remember one step's result."""
@@ -77,6 +90,8 @@ class Checker:
         try:
             detail = await asyncio.wait_for(check(), self.timeout * 3)
             outcome = "PASS"
+        except StepSkipped as error:
+            detail, outcome = str(error), "SKIP"
         except StepFailed as error:
             detail, outcome = str(error), "FAIL"
         except TimeoutError:
@@ -84,7 +99,7 @@ class Checker:
         except Exception as error:
             detail, outcome = f"{type(error).__name__}: {error}", "FAIL"
         self.report(StepResult(name, outcome, time.perf_counter() - started, detail))
-        return outcome == "PASS"
+        return outcome != "FAIL"
 
     def skip(self, names: list[str], why: str) -> None:
         """Report steps that could not run."""
@@ -92,7 +107,7 @@ class Checker:
             self.report(StepResult(name, "SKIP", 0.0, why))
 
     async def run(self) -> bool:
-        """All steps; ``True`` if every one passed."""
+        """All steps; ``True`` if none failed."""
         print(f"Checking {self.url}", file=self.out)
         started = time.perf_counter()
         if not await self.step("health", self.check_health):
@@ -105,14 +120,16 @@ class Checker:
                 await client.close()
         outcomes = [r.outcome for r in self.results]
         passed, total = outcomes.count("PASS"), len(outcomes)
+        failed, skipped = outcomes.count("FAIL"), outcomes.count("SKIP")
         elapsed = time.perf_counter() - started
-        verdict = (
-            "all checks passed"
-            if passed == total
-            else f"{outcomes.count('FAIL')} failed, {outcomes.count('SKIP')} skipped"
-        )
+        if passed == total:
+            verdict = "all checks passed"
+        elif failed:
+            verdict = f"{failed} failed, {skipped} skipped"
+        else:
+            verdict = f"no failures, {skipped} skipped"
         print(f"{passed}/{total} passed in {elapsed:.2f} s: {verdict}", file=self.out)
-        return passed == total
+        return failed == 0
 
     async def run_session_steps(self, client: AsyncOpenAI) -> None:
         """The steps that share one Realtime connection."""
@@ -151,7 +168,23 @@ class Checker:
             ) from error
         if body.get("status") != "healthy":
             raise StepFailed(f"GET {url} says {body}")
+        self.health = body
         return f"profile {body.get('profile', '?')}, {body.get('active_sessions', '?')} session(s)"
+
+    def tool_calling(self) -> str:
+        """What ``/health`` says the checked model does with tools (``auto`` if it says
+        nothing): the entry named like the model the check connects to, else the default."""
+        models = self.health.get("models")
+        if not isinstance(models, dict):
+            return "auto"
+        entry = models.get(DEFAULT_MODEL)
+        if not isinstance(entry, dict):
+            defaults = [e for e in models.values() if isinstance(e, dict) and e.get("default")]
+            entry = defaults[0] if defaults else {}
+        capabilities = entry.get("capabilities")
+        if not isinstance(capabilities, dict):
+            return "auto"
+        return str(capabilities.get("tool_calling", "auto"))
 
     async def check_session(self) -> str:
         """``session.created`` first, then a manual-turn ``session.update`` is applied."""
@@ -206,10 +239,28 @@ class Checker:
                 return transcript
 
     async def check_tool_call(self) -> str:
-        """The model calls a function; its output comes back into the next reply."""
+        """The model calls a function; its output comes back into the next reply.
+
+        A model that calls tools only when told to gets the tool with ``tool_choice`` naming
+        it, on that response alone (the reply to the function's output is then in words); a
+        model that cannot call tools skips the step.
+        """
         assert self.session is not None
-        await self.session.update(tools=[TOOL], tool_choice="auto")
-        await self.session.say("What is the weather in Paris? Please use get_weather.")
+        tool_calling = self.tool_calling()
+        if tool_calling == "none":
+            raise StepSkipped("skipped (model cannot call tools)")
+        question = "What is the weather in Paris? Please use get_weather."
+        forced = tool_calling == "forced"
+        if forced:
+            choice = {"type": "function", "name": TOOL["name"]}
+            content = [{"type": "input_text", "text": question}]
+            item = {"type": "message", "role": "user", "content": content}
+            await self.session.send({"type": "conversation.item.create", "item": item})
+            response = {"tools": [TOOL], "tool_choice": choice}
+            await self.session.send({"type": "response.create", "response": response})
+        else:
+            await self.session.update(tools=[TOOL], tool_choice="auto")
+            await self.session.say(question)
         first = await self.session.collect_reply()
         require_completed(first)
         if not first.function_calls:
@@ -223,8 +274,10 @@ class Checker:
         require_completed(second)
         if not second.text:
             raise StepFailed("no reply after the function output")
-        await self.session.update(tools=[])
-        return f"{call['name']}({call['arguments']}) -> reply {short(second.text)}"
+        if not forced:
+            await self.session.update(tools=[])
+        note = " (tool_choice named it: this model calls tools only when told to)" if forced else ""
+        return f"{call['name']}({call['arguments']}) -> reply {short(second.text)}{note}"
 
 
 def read_wav(path: Path) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from pipecat.frames.frames import (
     CancelFrame,
     EndFrame,
     Frame,
+    FunctionCallFromLLM,
     InterruptionFrame,
     LLMContextFrame,
     LLMFullResponseEndFrame,
@@ -33,7 +35,18 @@ from pipecat.services.llm_service import LLMService
 from pipecat.services.settings import LLMSettings
 from pipecat.utils.types import NOT_GIVEN, NotGiven, assert_given, is_given
 
+from realtime_session.reply_policy import ToolCalling
+
+from .llama_tools import (
+    STEP_SAMPLING,
+    ToolStep,
+    parse_step,
+    plan_tool_step,
+    step_grammar,
+    step_messages,
+)
 from .llama_worker import generate, to_llama_messages
+from .model_files import LLM_MODEL_NAME
 from .models import LocalModels
 
 if TYPE_CHECKING:
@@ -59,8 +72,12 @@ class LlamaCppLLMService(LLMService):
 
     On each ``LLMContextFrame`` it pushes ``LLMFullResponseStartFrame``, an ``LLMTextFrame``
     per streamed chunk (about one token) and ``LLMFullResponseEndFrame``, like Pipecat's
-    OpenAI service. Messages come from the context through the OpenAI adapter; tools are
-    not supported (the model is too small to call them) and are ignored.
+    OpenAI service. Messages come from the context through the OpenAI adapter.
+
+    Tools: when the context's tools and ``tool_choice`` call for it (and ``tool_calling``
+    allows, see :func:`.llama_tools.plan_tool_step`), a JSON-constrained first step decides
+    the call; a call is reported as Pipecat's function call (the client runs the tool), and
+    "no call" goes on to the reply in words. Otherwise tools are ignored.
 
     Concurrency: the ``Llama`` object is shared by all sessions and llama.cpp is not
     thread-safe, so each completion runs as one job on ``models.llm_executor`` (a single
@@ -82,6 +99,7 @@ class LlamaCppLLMService(LLMService):
         models: LocalModels,
         settings: LlamaCppLLMSettings | None = None,
         max_prompt_tokens: int = 1024,
+        tool_calling: ToolCalling | None = None,
         **kwargs: Any,
     ):
         """Initialize the service.
@@ -94,6 +112,7 @@ class LlamaCppLLMService(LLMService):
                 Prompt evaluation runs at only ~150-300 tokens/s on 2 busy cores, and
                 llama.cpp reuses the evaluated prefix only while no other session has
                 used the model since, so long histories directly delay the first token.
+            tool_calling: What the model does with tools; None: :func:`default_tool_calling`.
             **kwargs: Passed to ``LLMService``.
         """
         merged = self.Settings(
@@ -118,7 +137,13 @@ class LlamaCppLLMService(LLMService):
         self._max_prompt_tokens = max_prompt_tokens
         # Stop flags of this service's in-pipeline completions still running.
         self._stop_events: set[threading.Event] = set()
+        self._tool_calling: ToolCalling = tool_calling or default_tool_calling(models)
         self._warned_tools = False
+
+    @property
+    def tool_calling(self) -> ToolCalling:
+        """What this service does with tools (``auto``, ``forced`` or ``none``)."""
+        return self._tool_calling
 
     @property
     def llm(self) -> Llama:
@@ -154,37 +179,52 @@ class LlamaCppLLMService(LLMService):
             await self.push_frame(frame, direction)
 
     async def _handle_interruptions(self, frame: InterruptionFrame) -> None:
-        self._stop_generation()
+        self.stop_generation()
         await super()._handle_interruptions(frame)
 
     async def stop(self, frame: EndFrame) -> None:
         """Stop the service, abandoning any completion still running."""
-        self._stop_generation()
+        self.stop_generation()
         await super().stop(frame)
 
     async def cancel(self, frame: CancelFrame) -> None:
         """Cancel the service, abandoning any completion still running."""
-        self._stop_generation()
+        self.stop_generation()
         await super().cancel(frame)
 
-    def _stop_generation(self) -> None:
+    def stop_generation(self) -> None:
+        """Stop the completion being written after its current token (e.g. a reply cap was
+        reached); the reply then ends as usual, with ``LLMFullResponseEndFrame``."""
         for stop in self._stop_events:
             stop.set()
 
-    async def _messages(
+    async def _invocation(
         self, context: LLMContext, system_instruction: str | None
-    ) -> list[dict[str, str]]:
-        """Convert the context to llama.cpp chat messages (string contents only)."""
+    ) -> tuple[list[dict[str, str]], ToolStep | None]:
+        """The context as llama.cpp chat messages (string contents only), and its tool step."""
         params = await self.get_llm_adapter().get_llm_invocation_params(
             context,
             system_instruction=system_instruction,
             convert_developer_to_user=True,
         )
         # Absent tools are OpenAI's NOT_GIVEN, which is falsy.
-        if params.get("tools") and not self._warned_tools:
+        tools = list(params.get("tools") or [])
+        tool_choice = params.get("tool_choice") or "auto"
+        step = plan_tool_step(self._tool_calling, tools, tool_choice)
+        if step is None and tools and tool_choice != "none" and not self._warned_tools:
             self._warned_tools = True
-            logger.warning(f"{self}: tools are not supported by the local LLM; ignoring them")
-        return to_llama_messages(params["messages"])
+            logger.info(
+                f"{self}: tools ignored (tool_calling {self._tool_calling}, "
+                f"tool_choice {tool_choice}): the reply is written in words"
+            )
+        return to_llama_messages(params["messages"]), step
+
+    async def _messages(
+        self, context: LLMContext, system_instruction: str | None
+    ) -> list[dict[str, str]]:
+        """Convert the context to llama.cpp chat messages (string contents only)."""
+        messages, _ = await self._invocation(context, system_instruction)
+        return messages
 
     def _completion_kwargs(self, max_tokens: int | None = None) -> dict[str, Any]:
         """llama.cpp sampling arguments from the settings (None keeps llama's default)."""
@@ -203,10 +243,14 @@ class LlamaCppLLMService(LLMService):
         return {k: v for k, v in kwargs.items() if is_given(v) and v is not None}
 
     async def _process_context(self, context: LLMContext) -> None:
-        messages = await self._messages(context, assert_given(self._settings.system_instruction))
+        system_instruction = assert_given(self._settings.system_instruction)
+        messages, step = await self._invocation(context, system_instruction)
         await self.start_ttfb_metrics()
+        usage = LLMTokenUsage(prompt_tokens=0, completion_tokens=0, total_tokens=0)
+        if step is not None and await self._tool_step(context, messages, step, usage):
+            await self._report_usage(usage)
+            return
         completion_tokens = 0
-        prompt_tokens = 0
         t_start = time.perf_counter()
         t_first: float | None = None
         # aclosing: if this task is cancelled while pushing a token, the generator's
@@ -215,13 +259,14 @@ class LlamaCppLLMService(LLMService):
         async with aclosing(stream_gen) as stream:
             async for item in stream:
                 if isinstance(item, LLMTokenUsage):
-                    prompt_tokens = item.prompt_tokens
+                    usage.prompt_tokens += item.prompt_tokens
                     continue
                 if t_first is None:
                     t_first = time.perf_counter()
                     await self.stop_ttfb_metrics()
                 completion_tokens += 1
                 await self._push_llm_text(item)
+        usage.completion_tokens += completion_tokens
         if t_first is not None:
             gen_secs = time.perf_counter() - t_first
             rate = (completion_tokens - 1) / gen_secs if gen_secs > 0 else 0.0
@@ -229,13 +274,56 @@ class LlamaCppLLMService(LLMService):
                 f"{self}: {completion_tokens} tokens, first after "
                 f"{(t_first - t_start) * 1000:.0f} ms, {rate:.0f} tok/s"
             )
-        await self.start_llm_usage_metrics(
-            LLMTokenUsage(
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                total_tokens=prompt_tokens + completion_tokens,
-            )
+        await self._report_usage(usage)
+
+    async def _report_usage(self, usage: LLMTokenUsage) -> None:
+        usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
+        await self.start_llm_usage_metrics(usage)
+
+    async def _tool_step(
+        self,
+        context: LLMContext,
+        messages: list[dict[str, str]],
+        step: ToolStep,
+        usage: LLMTokenUsage,
+    ) -> bool:
+        """Run the constrained first step; True if it called a tool (reported as a function
+        call), False if the reply is to be written in words."""
+        kwargs = {
+            **STEP_SAMPLING,
+            "max_tokens": self._completion_kwargs()["max_tokens"],
+            "grammar": step_grammar(step),
+        }
+        t_start = time.perf_counter()
+        parts: list[str] = []
+        stream_gen = self._stream(step_messages(messages, step), kwargs, interruptible=True)
+        async with aclosing(stream_gen) as stream:
+            async for item in stream:
+                if isinstance(item, LLMTokenUsage):
+                    usage.prompt_tokens += item.prompt_tokens
+                    usage.completion_tokens += item.completion_tokens
+                else:
+                    parts.append(item)
+        call = parse_step("".join(parts), step)
+        logger.debug(  # the decision only: arguments are the user's content
+            f"{self}: tool step ({', '.join(step.names)}): "
+            f"{call[0] if call else 'no call'} in {(time.perf_counter() - t_start) * 1000:.0f} ms"
         )
+        if call is None:
+            return False
+        await self.stop_ttfb_metrics()
+        name, arguments = call
+        await self.run_function_calls(
+            [
+                FunctionCallFromLLM(
+                    function_name=name,
+                    tool_call_id=f"call_{uuid.uuid4().hex[:24]}",
+                    arguments=arguments,
+                    context=context,
+                )
+            ]
+        )
+        return True
 
     async def _stream(
         self, messages: list[dict[str, str]], kwargs: dict[str, Any], interruptible: bool = False
@@ -308,6 +396,12 @@ class LlamaCppLLMService(LLMService):
         return "".join(parts) or None
 
 
+def default_tool_calling(models: LocalModels) -> ToolCalling:
+    """``forced`` for the packaged SmolLM2-135M, which cannot tell when a tool is needed (see
+    :mod:`.llama_tools`); ``auto`` for any other model."""
+    return "forced" if models.llm_name == LLM_MODEL_NAME else "auto"
+
+
 def create_llm(
     models: LocalModels,
     *,
@@ -319,8 +413,8 @@ def create_llm(
     Args:
         models: The shared models.
         settings: Settings delta (``system_instruction``, ``max_tokens``, ...).
-        **kwargs: Passed to :class:`LlamaCppLLMService` (e.g. ``max_prompt_tokens``) and on
-            to ``LLMService``.
+        **kwargs: Passed to :class:`LlamaCppLLMService` (e.g. ``max_prompt_tokens``,
+            ``tool_calling``) and on to ``LLMService``.
 
     Returns:
         A new service wrapping ``models.llm``.

@@ -24,6 +24,7 @@ from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 
 from config import Settings
+from realtime_session.reply_policy import ToolCalling
 
 from .common import ProviderConfigError, StageBuilder, missing_extra
 
@@ -66,6 +67,7 @@ class ProviderServiceFactory:
         self.name = name
         self.speculates = False
         self.first_phrase = False
+        self.tool_calling: ToolCalling = "auto"
         self.stt = stt
         self.llm = llm
         self.tts = tts
@@ -153,6 +155,8 @@ def create_provider_factory(
         getattr(profile(stt_choice), "speculates", False)
     )
     factory.first_phrase = settings.tts_first_phrase and tts_choice != "mock"
+    if llm_choice in ("mock", "local"):  # the profile's LLM: what it can do with tools
+        factory.tool_calling = profile(llm_choice).tool_calling
     for stage, builder in (("STT", stt), ("LLM", llm), ("TTS", tts)):
         logger.info(f"{stage}: {builder.description}")
     return factory

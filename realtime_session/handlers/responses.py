@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from protocol import ClientEvent, ProtocolError
 from realtime_session.conversation import ItemRecord
 from realtime_session.handlers.items import not_in_transcription_session, record_from_client_item
+from realtime_session.reply_policy import tools_notice
 from realtime_session.response import ResponseOptions
 from realtime_session.session_config import SessionConfig
 
@@ -31,9 +32,15 @@ def on_create(session: RealtimeSession, event: ClientEvent) -> list[Output]:
     context = None
     if "input" in params:
         context = [_resolve_input(session, entry, i) for i, entry in enumerate(params["input"])]
-    return session.create_response(
-        response_options(session.config, params, in_conversation, context)
-    )
+    options = response_options(session.config, params, in_conversation, context)
+    outputs = session.create_response(options)
+    if {"tools", "tool_choice"} & params.keys():
+        notice = tools_notice(
+            options.tools, options.tool_choice, session.limits.tool_calling, "response"
+        )
+        if notice is not None:
+            outputs.append(notice)
+    return outputs
 
 
 def on_cancel(session: RealtimeSession, event: ClientEvent) -> list[Output]:

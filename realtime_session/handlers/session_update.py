@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from protocol import ClientEvent, ProtocolError
 from realtime_session.events import server_event
+from realtime_session.reply_policy import tools_notice
 
 if TYPE_CHECKING:
     from realtime_session.session import Output, RealtimeSession
@@ -25,6 +26,15 @@ def on_session_update(session: RealtimeSession, event: ClientEvent) -> list[Outp
         before["noise_reduction"],
     ):
         outputs += session.reconfigure_input()
+    if config.type == "realtime" and {"tools", "tool_choice"} & event.data["session"].keys():
+        notice = tools_notice(
+            config.get("tools", []),
+            config.get("tool_choice", "auto"),
+            session.limits.tool_calling,
+            "session",
+        )
+        if notice is not None:
+            outputs.append(notice)
     return outputs
 
 
