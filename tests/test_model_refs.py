@@ -395,7 +395,12 @@ def test_settings_and_model_list_entries(monkeypatch: pytest.MonkeyPatch) -> Non
     from pipeline_manager.local import factory
 
     configs: list[Any] = []
-    monkeypatch.setattr(factory, "get_local_models", lambda config: configs.append(config))
+
+    def fake_models(config: Any) -> Any:
+        configs.append(config)
+        return SimpleNamespace(llm_name=config.llm_model)
+
+    monkeypatch.setattr(factory, "get_local_models", fake_models)
     factory.create_local_factory(effective)
     (config,) = configs
     assert (config.llm_model, config.llm_n_threads, config.whisper_cpu_threads) == (
