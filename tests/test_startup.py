@@ -20,7 +20,7 @@ from pipeline_manager.local.model_files import (
     PIPER_MODEL_FILE,
     WHISPER_FILES,
 )
-from tests.conftest import ROOT, ServerProcess, free_port
+from tests.conftest import ROOT, ServerProcess, free_port, open_client
 
 HEAVY_MODULES = (
     "pipecat",
@@ -228,3 +228,20 @@ def test_the_log_says_when_the_server_is_ready_and_where(server: ServerProcess) 
     ready = f"ws://127.0.0.1:{server.port}/v1/realtime (models: gpt-realtime)"
     assert re.search(rf"\| INFO     \| ready in [\d.]+ s: {re.escape(ready)}", log), log
     assert "Traceback" not in log and "ᓚᘏᗢ" not in log  # nor Pipecat's banner
+
+
+async def test_a_session_ends_with_one_line_naming_it(server: ServerProcess) -> None:
+    async with open_client(server.base_url) as client:
+        session_id = client.session["id"]
+        await client.send({"type": "response.create"})
+        await client.wait_for("response.done")
+    pattern = (
+        rf"\| INFO     \| {session_id} \| session ended after [\d.]+ s, 1 response: "
+        r"close 1000 from the client\n"
+    )
+    deadline = time.monotonic() + 10
+    while not re.search(pattern, server.log()):
+        assert time.monotonic() < deadline, server.log()[-3000:]
+        time.sleep(0.05)
+    started = f"| {session_id} | session started: websocket, model 'gpt-realtime'"
+    assert started in server.log()
