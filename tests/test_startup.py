@@ -10,15 +10,19 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from pipeline_manager.local import model_files
 from pipeline_manager.local.model_files import (
     LLM_FILE,
     PIPER_CONFIG_FILE,
     PIPER_MODEL_FILE,
     WHISPER_FILES,
+    ModelChecksumError,
+    verify_file,
 )
 from tests.conftest import ROOT, ServerProcess, free_port, open_client
 
@@ -245,3 +249,64 @@ async def test_a_session_ends_with_one_line_naming_it(server: ServerProcess) -> 
         time.sleep(0.05)
     started = f"| {session_id} | session started: websocket, model 'gpt-realtime'"
     assert started in server.log()
+
+
+# --- model files: verified once -------------------------------------------------------------------
+
+
+@pytest.fixture
+def verified_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    model_files.VERIFIED.forget()
+    yield tmp_path
+    model_files.VERIFIED.forget()
+
+
+def test_a_verified_file_is_not_hashed_again_until_it_changes(
+    verified_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = verified_cache / "model.bin"
+    path.write_bytes(b"the model")
+    digest = model_files.sha256_file(path)
+    hashed: list[Path] = []
+    real_hash = model_files.sha256_file
+
+    def counting(file: Path) -> str:
+        hashed.append(file)
+        return real_hash(file)
+
+    monkeypatch.setattr(model_files, "sha256_file", counting)
+    verify_file(path, digest)
+    model_files.VERIFIED.forget()  # as a new process would: from the file in the cache
+    verify_file(path, digest)
+    assert len(hashed) == 1
+    cache = verified_cache / "cache" / "realtime-voice-server" / "verified-model-files.json"
+    assert str(path.resolve()) in cache.read_text()
+
+    # Corrupted in place, its size and modification time put back: still caught.
+    stat = path.stat()
+    path.write_bytes(b"the mode!")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(ModelChecksumError):
+        verify_file(path, digest)
+    # Replaced by a different file: caught too.
+    path.unlink()
+    path.write_bytes(b"the model, longer")
+    with pytest.raises(ModelChecksumError):
+        verify_file(path, digest)
+    assert len(hashed) == 3
+
+
+def test_a_cache_that_cannot_be_written_only_means_hashing(
+    verified_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = verified_cache / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    path = verified_cache / "model.bin"
+    path.write_bytes(b"the model")
+    digest = model_files.sha256_file(path)
+    verify_file(path, digest)
+    verify_file(path, digest)
+    with pytest.raises(ModelChecksumError):
+        verify_file(path, "0" * 64)

@@ -29,6 +29,7 @@ from .model_files import (
     PIPER_CONFIG_FILE,
     PIPER_MODEL_FILE,
     PIPER_VOICE_NAME,
+    VERIFIED,
     LocalModelError,
     ModelChecksumError,
     ModelNotFoundError,
@@ -51,6 +52,13 @@ __all__ = [
     "get_local_models",
     "verify_file",
 ]
+
+
+def _size(path: Path) -> str:
+    """A model's size on disk (a file, or a directory's files), for the log."""
+    files = path.rglob("*") if path.is_dir() else [path]
+    size = sum(file.stat().st_size for file in files if file.is_file())
+    return f"{size / 1e6:.0f} MB"
 
 
 def _vm_rss_mib() -> float | None:
@@ -178,9 +186,11 @@ class LocalModels:
         config = config or LocalModelsConfig()
         t_all = time.perf_counter()
         load_times: dict[str, float] = {}
+        logger.info("loading the local models...")
 
         # Verify everything before loading anything, so a bad wheel fails fast.
         t0 = time.perf_counter()
+        hashed = VERIFIED.hashed
         whisper_dir, whisper_name = verify_whisper(config.whisper_dir, config.whisper_checksums)
         llm_path = locate(LLM_FILE)
         verify_file(llm_path, LLM_FILE.sha256)
@@ -188,7 +198,15 @@ class LocalModels:
         verify_file(piper_model_path, PIPER_MODEL_FILE.sha256)
         piper_config_path = locate(PIPER_CONFIG_FILE)
         verify_file(piper_config_path, PIPER_CONFIG_FILE.sha256)
-        logger.info(f"Local models: checksums verified in {time.perf_counter() - t0:.2f}s")
+        hashed = VERIFIED.hashed - hashed
+        logger.info(
+            f"model files verified in {time.perf_counter() - t0:.2f} s "
+            + (
+                f"({hashed} hashed, remembered until they change)"
+                if hashed
+                else "(unchanged since they were hashed)"
+            )
+        )
 
         t0 = time.perf_counter()
         from faster_whisper import WhisperModel
@@ -202,9 +220,10 @@ class LocalModels:
         )
         load_times["whisper"] = time.perf_counter() - t0
         logger.info(
-            f"Local models: loaded Whisper {whisper_name} ({config.whisper_compute_type}) from "
-            f"{whisper_dir} in {load_times['whisper']:.2f}s"
+            f"loaded STT {whisper_name}: {_size(whisper_dir)} in {load_times['whisper']:.2f} s "
+            f"(faster-whisper, {config.whisper_compute_type})"
         )
+        logger.debug(f"STT model directory: {whisper_dir}")
 
         t0 = time.perf_counter()
         from llama_cpp import Llama
@@ -219,9 +238,10 @@ class LocalModels:
         )
         load_times["llm"] = time.perf_counter() - t0
         logger.info(
-            f"Local models: loaded LLM {LLM_MODEL_NAME} (llama.cpp, n_ctx={config.llm_n_ctx}, "
-            f"{config.llm_n_threads} thread(s)) from {llm_path} in {load_times['llm']:.2f}s"
+            f"loaded LLM {LLM_MODEL_NAME}: {_size(llm_path)} in {load_times['llm']:.2f} s "
+            f"(llama.cpp, n_ctx {config.llm_n_ctx}, {config.llm_n_threads} thread(s))"
         )
+        logger.debug(f"LLM file: {llm_path}")
 
         t0 = time.perf_counter()
         from piper import PiperVoice
@@ -229,10 +249,10 @@ class LocalModels:
         piper = PiperVoice.load(piper_model_path, config_path=piper_config_path)
         load_times["piper"] = time.perf_counter() - t0
         logger.info(
-            f"Local models: loaded Piper voice {PIPER_VOICE_NAME} "
-            f"({piper.config.sample_rate} Hz) from {piper_model_path} "
-            f"in {load_times['piper']:.2f}s"
+            f"loaded TTS voice {PIPER_VOICE_NAME}: {_size(piper_model_path)} in "
+            f"{load_times['piper']:.2f} s (Piper, {piper.config.sample_rate} Hz)"
         )
+        logger.debug(f"TTS voice file: {piper_model_path}")
 
         models = cls(
             whisper=whisper,
@@ -251,7 +271,7 @@ class LocalModels:
             models.warm_up()
         rss = _vm_rss_mib()
         logger.info(
-            f"Local models: ready in {time.perf_counter() - t_all:.2f}s"
+            f"local models ready in {time.perf_counter() - t_all:.2f} s"
             + (f", process RSS {rss:.0f} MiB" if rss is not None else "")
         )
         return models
@@ -271,7 +291,7 @@ class LocalModels:
         for _ in self.piper.synthesize("Hi."):
             pass
         self.load_times["warm_up"] = time.perf_counter() - t0
-        logger.info(f"Local models: warmed up in {self.load_times['warm_up']:.2f}s")
+        logger.info(f"warmed up in {self.load_times['warm_up']:.2f} s (one short run per model)")
 
     def close(self) -> None:
         """Release the LLM worker thread and the llama.cpp model (end of process / tests)."""
