@@ -241,7 +241,7 @@ async def test_a_session_ends_with_one_line_naming_it(server: ServerProcess) -> 
         await client.wait_for("response.done")
     pattern = (
         rf"\| INFO     \| {session_id} \| session ended after [\d.]+ s, 1 response: "
-        r"close 1000 from the client\n"
+        r"the connection closed: 1000 \(normal closure\)\n"
     )
     deadline = time.monotonic() + 10
     while not re.search(pattern, server.log()):

@@ -7,7 +7,7 @@ Both transports use it (:mod:`transport.websocket`, :mod:`transport.webrtc.call`
     with session_log.context():          # every line written inside names the session
         session_log.started()
         ...                              # session_log.note(event) for each server event
-        session_log.ended("close 1000 from the client")
+        session_log.ended("the connection closed: 1000 (normal closure)")
 """
 
 from __future__ import annotations
@@ -78,8 +78,35 @@ class SessionLog:
         logger.info(f"session ended after {elapsed:.1f} s, {responses}: {how}")
 
 
-def close_description(code: int | None, reason: str, by: str) -> str:
-    """``close 1000 'session expired' from the server``; ``by`` is ``client`` or ``server``."""
+CLOSE_CODE_MEANINGS = {
+    1000: "normal closure",
+    1001: "going away",
+    1005: "no close code",
+    1006: "connection lost without a close frame",
+    1008: "policy violation",
+    1009: "message too big",
+    1011: "internal error",
+    1012: "service restart",
+    1013: "try again later",
+}
+
+
+def close_description(code: int | None, reason: str, *, by_server: bool) -> str:
+    """How a WebSocket session ended, for its last line.
+
+    Args:
+        code: The close code (None: none known).
+        reason: The close reason (may be empty).
+        by_server: The session decided to close (its limits, the driver); else the connection
+            closed under it: the client closed it, it was lost, or the server is shutting down
+            (1012), which the session cannot tell apart.
+
+    Returns:
+        ``the server closed it: 1000 'session expired'`` or ``the connection closed: 1000
+        (normal closure)``.
+    """
+    who = "the server closed it" if by_server else "the connection closed"
     if code is None:
-        return f"closed by the {by} without a close code"
-    return f"close {code}" + (f" {quoted(reason)}" if reason else "") + f" from the {by}"
+        return f"{who} without a close code"
+    what = quoted(reason) if reason else f"({CLOSE_CODE_MEANINGS.get(code, 'close code')})"
+    return f"{who}: {code} {what}"

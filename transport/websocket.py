@@ -103,7 +103,7 @@ class RealtimeConnection:
         self._outbox_bytes = 0
         self._reader: asyncio.Task[None] | None = None
         self._close: tuple[int, str] | None = None
-        self._client_close: tuple[int | None, str] | None = None
+        self._closed_under: tuple[int | None, str] | None = None
         self._log = SessionLog(
             self.core.session_id, transport="websocket", model=model, entry=entry.name
         )
@@ -131,9 +131,9 @@ class RealtimeConnection:
 
     def _how_it_ended(self, failed: bool) -> str:
         if self._close is not None:
-            return close_description(*self._close, by="server")
-        if self._client_close is not None:
-            return close_description(*self._client_close, by="client")
+            return close_description(*self._close, by_server=True)
+        if self._closed_under is not None:
+            return close_description(*self._closed_under, by_server=False)
         return "the session failed (logged above)" if failed else "the server stopped it"
 
     async def _serve(self) -> bool:
@@ -210,7 +210,7 @@ class RealtimeConnection:
         while True:
             message = await self._ws.receive()
             if message["type"] == "websocket.disconnect":
-                self._client_close = (message.get("code"), message.get("reason") or "")
+                self._closed_under = (message.get("code"), message.get("reason") or "")
                 return
             raw = message.get("text")
             if raw is None:
