@@ -89,9 +89,9 @@ def configure(level: str, *, stdlib: bool = False) -> None:
 
     Args:
         level: The lowest level written.
-        stdlib: Also write the standard library's log (uvicorn's loggers, and warnings of other
-            libraries) in this format: for ``main.py``, which gives uvicorn no logging config of
-            its own. Idempotent.
+        stdlib: Also write the standard library's log (uvicorn's loggers, other libraries'
+            warnings, Python's ``warnings``) in this format: for ``main.py``, which gives uvicorn
+            no logging config of its own. Idempotent.
     """
     global _verbose
     _verbose = level.lower() in ("debug", "trace")
@@ -109,6 +109,7 @@ def configure(level: str, *, stdlib: bool = False) -> None:
         root = logging.getLogger()
         if not any(isinstance(handler, _ToLoguru) for handler in root.handlers):
             root.addHandler(_ToLoguru())
+        logging.captureWarnings(True)  # Python's warnings (deprecations) as log lines too
 
 
 @contextlib.contextmanager
