@@ -172,7 +172,6 @@ def listen(host: str, port: int) -> list[socket.socket]:
             if error.errno == errno.EACCES:
                 fail(f"not allowed to listen on {where}:{port} (a port below 1024?)", MACHINE_ERROR)
             fail(f"cannot listen on {where}:{port}: {error.strerror or error}", MACHINE_ERROR)
-        sock.set_inheritable(True)
         sockets.append(sock)
         if port == 0:
             break  # each address would get a different free port: one is enough
