@@ -20,6 +20,8 @@ LOCAL_SPOKEN_REPLY_MAX_TOKENS = 60
 """The local LLM's default cap on a spoken reply, in tokens (about 45 words, two or three
 sentences): what ``spoken_reply_max_tokens`` unset means when the local model answers."""
 TTSProvider = Literal["default", "local", "mock", "openai", "elevenlabs"]
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+"""The log levels (uvicorn's names; loguru knows each of them too)."""
 
 
 class Settings(BaseSettings):
@@ -42,7 +44,9 @@ class Settings(BaseSettings):
         description="Model profile: 'local' (offline models) or 'mock' (deterministic, instant, "
         "no weights; for tests and benchmarks).",
     )
-    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    log_level: str = Field(
+        "info", description="Log level: critical, error, warning, info, debug or trace."
+    )
     model_name: str = Field(
         "gpt-realtime",
         description="Model name reported in sessions and by /v1/models when no config file "
@@ -279,6 +283,16 @@ class Settings(BaseSettings):
             return self.spoken_reply_max_tokens
         return LOCAL_SPOKEN_REPLY_MAX_TOKENS if self.llm_stage() == "local" else 0
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> object:
+        """Any case; refused at start-up if uvicorn or loguru would not know it."""
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if value not in LOG_LEVELS:
+                raise ValueError(f"must be one of {', '.join(LOG_LEVELS)} (got {value!r})")
+        return value
+
     def api_key_list(self) -> list[str]:
         """The configured API keys."""
         return [key.strip() for key in self.api_keys.split(",") if key.strip()]
@@ -375,9 +389,10 @@ class Settings(BaseSettings):
     @classmethod
     def _ice_servers(cls, value: str) -> str:
         """Refuse a malformed REALTIME_ICE_SERVERS at start-up rather than at the first call."""
-        from transport.webrtc.ice import parse_ice_servers
+        if value.strip():  # (the import is heavy: not for the default, which has nothing to check)
+            from transport.webrtc.ice import parse_ice_servers
 
-        parse_ice_servers(value)
+            parse_ice_servers(value)
         return value
 
 

@@ -1,330 +1,245 @@
-"""The server: a FastAPI app with the Realtime WebSocket at ``/v1/realtime``.
+"""The command line: ``python main.py [--host H] [--port P] [--profile mock|local] ...``.
 
-Run ``python main.py [--host H] [--port P] [--profile mock|local] [--log-level L]
-[--ssl-certfile CERT --ssl-keyfile KEY] [--config MODELS.yaml]`` or ``uvicorn main:app``. Flags
-override ``REALTIME_*`` environment variables and ``.env``.
+Flags override ``REALTIME_*`` environment variables and ``.env`` (``python main.py --help``).
+The app itself is :mod:`server`; ``uvicorn main:app`` works too (``app`` is imported when asked
+for), without what this module adds:
+
+- ``--help`` and ``--version`` answer at once: nothing beyond the standard library is imported
+  until the arguments are parsed (Pipecat and the model runtimes take seconds).
+- Every configuration mistake is one line, ``main.py: error: ...``, and a non-zero exit status,
+  never a traceback: 2 for the configuration (a flag, a ``REALTIME_*`` variable, the model
+  list, a provider, TLS files), 1 for the machine (the port is taken, a model install is
+  broken).
+- The port is bound before anything is loaded, and the bound socket is what uvicorn serves on:
+  a busy port is reported in a second, not after the models loaded, and no other process can
+  take the port in between.
+- The log tells the start-up as it goes (a line when starting, a line per model loaded, then
+  ``ready: ws://HOST:PORT/v1/realtime (models: ...)``); :mod:`log_setup` has the format.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import gc
-import json
+import errno
 import math
 import os
+import socket
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from fastapi import FastAPI, HTTPException, WebSocket
-from loguru import logger
+from about import NAME, version
 
-import log_redaction
-from auth import (
-    AUTH_FAILED_CLOSE_CODE,
-    Authenticator,
-    ClientSecretStore,
-    presented_key,
-)
-from client_secrets import router as client_secrets_router
-from config import get_settings
-from model_catalog import CatalogConfigError, ModelCatalog, ModelEntry, load_catalog_config
-from pipeline_manager import speculation
-from pipeline_manager.local.model_files import LocalModelError
-from pipeline_manager.providers import ProviderConfigError
-from protocol import ProtocolError
-from startup_errors import OneLineStartupErrors, StartupError
-from transport import RealtimeConnection, choose_subprotocol, wants_beta
-from transport.cors import RealtimeCORS
-from transport.origins import origin_allowed, refusal_reason
-from transport.session_parts import requested_model
-from transport.webrtc import hang_up_all, join_call
-from transport.webrtc import router as webrtc_router
-from web_console import mount_console
+if TYPE_CHECKING:
+    from config import Settings
 
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
-SESSION_LIMIT_CLOSE_CODE = 1013  # "try again later"
-INVALID_MODEL_CLOSE_CODE = 4000  # the real API's close for invalid_request_error.invalid_model
-REFUSE_TIMEOUT_S = 5.0
-WS_MAX_SIZE = 32 * 1024 * 1024
-"""Largest WebSocket message accepted (use ``uvicorn --ws-max-size 33554432`` to match)."""
+FLAGS = ("host", "port", "profile", "log_level", "ssl_certfile", "ssl_keyfile", "config")
+"""The settings that have a flag (``--log-level`` for ``log_level``)."""
+CONFIG_ERROR = 2
+MACHINE_ERROR = 1
+LISTEN_BACKLOG = 2048  # uvicorn's default
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Build the model catalog (loading the models) before the server accepts connections."""
-    settings = get_settings()
-    # Our log and uvicorn's (access lines quote query strings) never show a key or an ek_ secret;
-    # diagnose=False: loguru would print variable values, keys included, in tracebacks.
-    log_redaction.install(settings.api_key_list())
-    logger.remove()
-    logger.add(
-        log_redaction.RedactingSink(sys.stderr),
-        level=settings.log_level.upper(),
-        colorize=sys.stderr.isatty(),
-        diagnose=False,
+def __getattr__(name: str) -> Any:
+    """``main.app`` (``uvicorn main:app``): the app of :mod:`server`, imported on first use."""
+    if name == "app":
+        from server import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (argparse prints its usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(CONFIG_ERROR, f"{self.prog}: error: {message} (--help lists the options)\n")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = _Parser(
+        prog="main.py",
+        description="A server that speaks the OpenAI Realtime API. Each flag overrides its "
+        "REALTIME_* environment variable (and .env); the other settings are only variables: "
+        "see README 'Configuration'.",
     )
-    started = time.perf_counter()
-    app.state.settings = settings
-    try:
-        app.state.catalog = ModelCatalog.from_settings(settings)
-    except (CatalogConfigError, ProviderConfigError, LocalModelError) as error:
-        app.state.startup_error = str(error)
-        raise StartupError(str(error)) from None  # one line, no traceback: startup_errors.py
-    log_redaction.install([*settings.api_key_list(), *app.state.catalog.secrets()])
-    app.state.connections = set()
-    app.state.auth = Authenticator(
-        settings.api_key_list(), ClientSecretStore(max_live=settings.max_client_secrets)
-    )
-    if not app.state.auth.enabled and settings.host not in LOOPBACK_HOSTS:
-        logger.warning(
-            f"listening on {settings.host} WITHOUT authentication: set REALTIME_API_KEYS "
-            "(until then browsers are only accepted from loopback pages or "
-            "REALTIME_ALLOWED_ORIGINS)"
-        )
-    logger.info(
-        f"profile '{settings.profile}' ready in {time.perf_counter() - started:.2f} s: "
-        f"{app.state.catalog.describe()}"
-    )
-    # Everything loaded so far (libraries, models) lives as long as the process: move it out of
-    # the collector's sight, so a full collection walks only what sessions made (it otherwise
-    # stalls every session for ~200 ms now and then: bench/relay_latency.py's max).
-    gc.collect()
-    gc.freeze()
-    yield
-    await hang_up_all(app.state)  # WebRTC calls hold peer connections: end them first
-
-
-app = FastAPI(title="Realtime voice server", lifespan=lifespan)
-app.add_middleware(RealtimeCORS)  # CORS for HTTP under /v1/realtime, by the WebSocket's origin rule
-app.add_middleware(OneLineStartupErrors)  # a bad model list is one line, not a traceback
-app.include_router(client_secrets_router)
-# --- WebRTC calls (transport/webrtc/): POST /v1/realtime/calls, .../{id}/hangup, the older
-# POST /v1/realtime?model=...; the sideband WS /v1/realtime?call_id=... is routed in realtime().
-app.include_router(webrtc_router)
-mount_console(app)
-
-
-@app.get("/health")
-async def health() -> dict[str, object]:
-    """Liveness and readiness, with the number of open sessions and each model's state.
-
-    A relay whose upstream is down is listed in ``degraded``; the server itself stays
-    ``healthy`` (its other models serve), so a load balancer does not take it out.
-    """
-    catalog: ModelCatalog = app.state.catalog
-    return {
-        "status": "healthy",
-        "active_sessions": len(app.state.connections),
-        "profile": app.state.settings.profile,
-        "models": catalog.health(),
-        "degraded": catalog.degraded(),
-    }
-
-
-@app.get("/v1/models")
-async def list_models() -> dict[str, object]:
-    """The models this server serves, in the OpenAI list shape."""
-    catalog: ModelCatalog = app.state.catalog
-    return {
-        "object": "list",
-        "data": [entry.model_object() for entry in catalog.entries],
-    }
-
-
-@app.get("/debug/stats", include_in_schema=False)
-async def debug_stats() -> dict[str, object]:
-    """Process figures for leak tests; only served when ``REALTIME_DEBUG_ENDPOINTS`` is on."""
-    if not app.state.settings.debug_endpoints:
-        raise HTTPException(status_code=404)
-    gc.collect()
-    guard = getattr(app.state, "connection_guard", None)  # set by main(), not by `uvicorn main:app`
-    return {
-        "tasks": len(asyncio.all_tasks()),
-        "rss_bytes": _rss_bytes(),
-        "active_sessions": len(app.state.connections),
-        "open_connections": guard.open_count if guard else None,
-        "waiting_connections": guard.waiting_count if guard else None,
-        "max_connections": guard.limits.max_connections if guard else None,
-        "stalled_connections": guard.stalled_count if guard else None,
-        "speculation": speculation.STATS.as_dict(),
-    }
-
-
-def _rss_bytes() -> int:
-    """Resident memory of this process (Linux /proc; 0 where unavailable)."""
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return 0
-
-
-@app.websocket("/v1/realtime")
-async def realtime(websocket: WebSocket) -> None:
-    """One Realtime API session."""
-    settings = app.state.settings
-    offered = websocket.scope.get("subprotocols", [])
-    origin = websocket.headers.get("origin")
-    if not origin_allowed(origin, settings, keys_set=app.state.auth.enabled):
-        logger.info(f"refused a WebSocket from origin {origin!r}: {refusal_reason(settings)}")
-        await websocket.close(code=1008)  # before accept: the browser gets HTTP 403
-        return
-    if "call_id" in websocket.query_params:  # a sideband joining a WebRTC call
-        await join_call(websocket, app.state)
-        return
-    await websocket.accept(subprotocol=choose_subprotocol(offered))
-    allowed_in, initial_session = app.state.auth.authenticate(
-        presented_key(websocket.headers, offered)
-    )
-    if not allowed_in:
-        await refuse(websocket, AUTH_FAILED_CLOSE_CODE, "invalid_api_key", INVALID_KEY_MESSAGE)
-        return
-    if len(app.state.connections) >= settings.max_sessions:
-        message = f"This server is at its limit of {settings.max_sessions} concurrent sessions."
-        await refuse(websocket, SESSION_LIMIT_CLOSE_CODE, "session_limit_reached", message)
-        return
-    params = websocket.query_params
-    catalog: ModelCatalog = app.state.catalog
-    name = requested_model(initial_session, params.get("model"))
-    entry = catalog.resolve(name)
-    if entry is None:
-        await refuse_with(
-            websocket,
-            INVALID_MODEL_CLOSE_CODE,
-            catalog.invalid_model(name),
-            reason="invalid_request_error.invalid_model",
-        )
-        return
-    if not entry.try_open():
-        await refuse(
-            websocket, SESSION_LIMIT_CLOSE_CODE, "session_limit_reached", entry.limit_message()
-        )
-        return
-    try:
-        session_type = "transcription" if params.get("intent") == "transcription" else "realtime"
-        await serve(
-            websocket,
-            entry,
-            model=name or entry.name,
-            session_type=session_type,
-            beta=wants_beta(websocket.headers, offered),
-            initial_session=initial_session,
-        )
-    finally:
-        entry.closed()
-
-
-async def serve(
-    websocket: WebSocket,
-    entry: ModelEntry,
-    *,
-    model: str,
-    session_type: str,
-    beta: bool,
-    initial_session: dict[str, Any] | None,
-) -> None:
-    """Serve one session of ``entry`` on an accepted WebSocket until it ends."""
-    connection = RealtimeConnection(
-        websocket,
-        entry,
-        model=model,
-        session_type=session_type,
-        beta=beta,
-        initial_session=initial_session,
-    )
-    app.state.connections.add(connection)
-    try:
-        await connection.run()
-    finally:
-        app.state.connections.discard(connection)
-
-
-INVALID_KEY_MESSAGE = (
-    "Incorrect API key provided. Present a key with 'Authorization: Bearer <key>' or the "
-    "'openai-insecure-api-key.<key>' subprotocol, or a client secret minted by "
-    "POST /v1/realtime/client_secrets."
-)
-
-
-async def refuse(websocket: WebSocket, close_code: int, code: str, message: str) -> None:
-    """Answer like the real API: an ``error`` event after the upgrade, then a close."""
-    await refuse_with(websocket, close_code, ProtocolError(code, message))
-
-
-async def refuse_with(
-    websocket: WebSocket, close_code: int, error: ProtocolError, reason: str | None = None
-) -> None:
-    """Send ``error`` as an ``error`` event, then close with ``close_code`` (and ``reason``)."""
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(websocket.send_text(json.dumps(error.to_event())), REFUSE_TIMEOUT_S)
-        await asyncio.wait_for(websocket.close(code=close_code, reason=reason), REFUSE_TIMEOUT_S)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"{NAME} {version()}")
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port (default 8000)")
-    parser.add_argument("--profile", choices=["mock", "local"], help="model profile")
-    parser.add_argument("--log-level", help="debug, info, warning or error")
+    parser.add_argument("--port", type=int, help="port (default 8000; 0: any free port)")
+    parser.add_argument(
+        "--profile",
+        choices=["mock", "local"],
+        help="models: 'local' (offline, the default) or 'mock' (instant, no weights)",
+    )
+    parser.add_argument(
+        "--log-level", help="critical, error, warning, info (the default), debug or trace"
+    )
     # --- TLS (README "TLS"): https:// and wss://, the handshake under the connection guard ---
     parser.add_argument("--ssl-certfile", help="PEM certificate chain: serve https and wss")
     parser.add_argument("--ssl-keyfile", help="PEM private key of --ssl-certfile (unencrypted)")
     parser.add_argument(
         "--config", help="YAML list of the models to serve (README 'Several models')"
     )
-    args = parser.parse_args(argv)
-    for name in ("host", "port", "profile", "log_level", "ssl_certfile", "ssl_keyfile", "config"):
-        value = getattr(args, name)
-        if value is not None:
-            os.environ[f"REALTIME_{name.upper()}"] = str(value)
+    return parser.parse_args(argv)
+
+
+def fail(message: str, status: int = CONFIG_ERROR) -> NoReturn:
+    """End the process with ``message`` as one line on stderr."""
+    sys.stderr.write(f"main.py: error: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(status)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point."""
+    started = time.perf_counter()
+    args = parse_args(argv)
+    flags = {name for name in FLAGS if getattr(args, name) is not None}
+    for name in flags:
+        os.environ[f"REALTIME_{name.upper()}"] = str(getattr(args, name))
+    settings = load_settings(flags)
+
+    import log_redaction
+    import log_setup
+
+    log_setup.configure(settings.log_level, stdlib=True)
+    log_redaction.install(settings.api_key_list())
+    sockets = listen(settings.host, settings.port)
+    port = sockets[0].getsockname()[1]
+
+    from loguru import logger
+
+    logger.info(
+        f"starting {NAME} {version()} (process {os.getpid()}) on {settings.host} port {port}, "
+        + (f"models of {settings.config}" if settings.config else f"profile '{settings.profile}'")
+        + ": loading the pipeline libraries..."
+    )
+    try:
+        serve(settings, sockets, port, started)
+    except KeyboardInterrupt:
+        fail("interrupted while starting", 130)
+
+
+def load_settings(flags: set[str]) -> Settings:
+    """The settings, or exit with the one line naming the flag or variable that is wrong."""
+    from pydantic import ValidationError
+
+    from config import get_settings
+    from startup_errors import settings_error_line
+
     get_settings.cache_clear()
-    settings = get_settings()
-    if settings.config is not None:
-        try:  # checked here too, to fail before uvicorn starts; the lifespan builds it
-            load_catalog_config(settings.config)
-        except CatalogConfigError as error:
-            parser.error(str(error))  # one line and exit status 2, no traceback
+    try:
+        return get_settings()
+    except ValidationError as error:
+        fail(settings_error_line(error, flags))
 
-    import uvicorn
 
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets on ``host``'s addresses (all of them, like uvicorn would), or exit.
+
+    Binding comes first, before anything is loaded: a busy port is known at once, and the
+    sockets are the ones uvicorn serves on, so nothing can take the port while models load.
+    Connections made meanwhile wait in the backlog and are served once the server is ready.
+    """
+    where = f"[{host}]" if ":" in host else host
+    try:
+        addresses = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as error:
+        fail(f"cannot listen on {host!r}: {error.strerror or error}")
+    sockets: list[socket.socket] = []
+    seen: set[tuple[Any, ...]] = set()
+    for family, kind, proto, _, address in addresses:
+        if (family, address) in seen:
+            continue
+        seen.add((family, address))
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(LISTEN_BACKLOG)
+        except OSError as error:
+            sock.close()
+            for other in sockets:
+                other.close()
+            if error.errno == errno.EADDRINUSE:
+                fail(f"port {port} on {host} is already in use", MACHINE_ERROR)
+            if error.errno == errno.EACCES:
+                fail(f"not allowed to listen on {where}:{port} (a port below 1024?)", MACHINE_ERROR)
+            fail(f"cannot listen on {where}:{port}: {error.strerror or error}", MACHINE_ERROR)
+        sockets.append(sock)
+        if port == 0:
+            break  # each address would get a different free port: one is enough
+    return sockets
+
+
+def serve(settings: Settings, sockets: list[socket.socket], port: int, started: float) -> None:
+    """Check TLS, build the catalog (loading the models), then serve until stopped."""
     from transport.connection_guard import TLSConfigError, guarded_protocols, tls_server_context
 
     try:
         tls = tls_server_context(settings.ssl_certfile, settings.ssl_keyfile)
     except TLSConfigError as error:
-        parser.error(str(error))  # one line and exit status 2, no traceback
+        fail(str(error))
+
+    import uvicorn
+    from loguru import logger
+
+    from server import WS_MAX_SIZE, app, build_catalog
+    from startup_errors import StartupError
+
+    try:
+        catalog = build_catalog(settings)
+    except StartupError as error:
+        fail(str(error), error.status)
+    app.state.settings = settings
+    app.state.catalog = catalog
     http_protocol, ws_protocol = guarded_protocols(settings, tls)  # uvicorn gets no ssl: see there
     app.state.connection_guard = http_protocol.holder.guard()
-    try:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            # TLS needs asyncio's loop: uvloop reads a new connection before the guard can pause it
-            # to start TLS (transport/connection_guard/tls.py).
-            loop="asyncio" if tls else "auto",
-            # A 15 MiB audio append is ~21 MB of base64: uvicorn's 16 MiB default would cut it off.
-            ws_max_size=WS_MAX_SIZE,
-            # Request deadline, header limit, connection limits, bounded closes: see the package.
-            # The WebSocket protocol also parses reads in fair shares (transport/ws_protocol.py).
-            http=http_protocol,
-            ws=ws_protocol,
-            timeout_keep_alive=settings.keep_alive_timeout_s,
-            # The guard aborts connections that have not closed within close_timeout_s of shutdown;
-            # this backstop then cancels whatever application task is left.
-            timeout_graceful_shutdown=math.ceil(settings.close_timeout_s) + 1,
-        )
-    except SystemExit:
-        if getattr(app.state, "startup_error", None):
-            sys.exit(2)  # uvicorn has logged the one line (startup_errors.py)
-        raise
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    scheme = "s" if tls else ""
+    names = ", ".join(entry.name for entry in catalog.entries)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                logger.info(
+                    f"ready in {time.perf_counter() - started:.1f} s: "
+                    f"ws{scheme}://{host}:{port}/v1/realtime (models: {names}), "
+                    f"console at http{scheme}://{host}:{port}/"
+                )
+
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=port,
+        log_level=settings.log_level,
+        log_config=None,  # log_setup writes uvicorn's lines in the server's format
+        # TLS needs asyncio's loop: uvloop reads a new connection before the guard can pause it
+        # to start TLS (transport/connection_guard/tls.py).
+        loop="asyncio" if tls else "auto",
+        # A 15 MiB audio append is ~21 MB of base64: uvicorn's 16 MiB default would cut it off.
+        ws_max_size=WS_MAX_SIZE,
+        # Request deadline, header limit, connection limits, bounded closes: see the package.
+        # The WebSocket protocol also parses reads in fair shares (transport/ws_protocol.py).
+        http=http_protocol,
+        ws=ws_protocol,
+        timeout_keep_alive=settings.keep_alive_timeout_s,
+        # The guard aborts connections that have not closed within close_timeout_s of shutdown;
+        # this backstop then cancels whatever application task is left.
+        timeout_graceful_shutdown=math.ceil(settings.close_timeout_s) + 1,
+    )
+    server = Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=sockets)
+    if not server.started:
+        sys.exit(3)  # uvicorn's "startup failure": the lifespan failed, uvicorn logged why
 
 
 if __name__ == "__main__":

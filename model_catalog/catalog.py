@@ -171,17 +171,18 @@ class ModelCatalog:
                     found.append(value)
         return found
 
-    def describe(self) -> str:
-        """One line for the start-up log."""
-        return "; ".join(_describe_entry(entry) for entry in self.entries)
+    def describe_lines(self) -> list[str]:
+        """A line per entry for the start-up log: ``model 'gpt-realtime' (default): stt ...``."""
+        return [f"model {_describe_entry(entry)}" for entry in self.entries]
 
 
 def _describe_entry(entry: ModelEntry) -> str:
-    label = f"{entry.name}{' (default)' if entry.default else ''}"
+    label = f"{entry.name!r}{' (default)' if entry.default else ''}"
     if entry.relay is not None:
         return f"{label}: relay to {entry.relay.provider} {entry.relay.model}"
     assert entry.services is not None
-    return f"{label}: {entry.services.describe()}"
+    stages = ", ".join(f"{stage} {what}" for stage, what in entry.services.describe().items())
+    return f"{label}: {stages}"
 
 
 def _build_entry(

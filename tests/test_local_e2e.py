@@ -57,6 +57,26 @@ def is_speech(pcm: bytes) -> bool:
     return bool(loud.mean() > 0.2 and rms.std() > 200)
 
 
+def test_the_start_up_log_tells_each_model_loaded(local_server: ServerProcess) -> None:
+    """From the first line to the ready line: the files verified, then each model's name, size
+    on disk and load time."""
+    log = local_server.log()
+    lines = [
+        r"starting realtime-voice-server \S+ \(process \d+\)",
+        r"loading the local models\.\.\.",
+        r"model files verified in [\d.]+ s",
+        r"loaded STT \S+: \d+ MB in [\d.]+ s",
+        r"loaded LLM \S+: \d+ MB in [\d.]+ s",
+        r"loaded TTS voice \S+: \d+ MB in [\d.]+ s",
+        rf"ready in [\d.]+ s: ws://127\.0\.0\.1:{local_server.port}/v1/realtime \(models: ",
+    ]
+    position = 0
+    for line in lines:
+        found = re.compile(line).search(log, position)
+        assert found, f"not in the log (in order): {line}\n{log}"
+        position = found.end()
+
+
 @pytest.mark.parametrize("name", ["go_forward_human.wav", "hello_joke_synth.wav"])
 async def test_spoken_turn_on_the_local_models(local_server: ServerProcess, name: str) -> None:
     async with open_client(local_server.base_url) as client:

@@ -91,7 +91,8 @@ async def test_the_python_sdk_talks_to_an_https_base_url_over_wss(
         done = await rt.wait_for("response.done")
         assert done["response"]["status"] == "completed"
         assert done["response"]["output"][0]["content"][0]["text"] == "You said: over TLS"
-    assert f"Uvicorn running on https://127.0.0.1:{server.port}" in server.log()
+    assert "ready in " in server.log()
+    assert f"wss://127.0.0.1:{server.port}/v1/realtime" in server.log()
 
 
 async def test_plain_http_on_the_tls_port_is_closed_not_served(

@@ -329,7 +329,7 @@ async def test_hangup_frees_the_session(server) -> None:
     client = WebRTCTestClient()
     try:
         reply = await client.connect(server.base_url)
-        await client.next_event()
+        created = await client.next_event()
         closed = asyncio.Event()
         client.channel.on("close", closed.set)
         hangup = await post(server, f"/v1/realtime/calls/{client.call_id}/hangup")
@@ -339,6 +339,16 @@ async def test_hangup_frees_the_session(server) -> None:
         again = await post(server, f"/v1/realtime/calls/{client.call_id}/hangup")
         assert_error(again, 404, "call_not_found")
         assert reply.status_code == 201
+        # The log's last line of the session names it, and says how the call ended.
+        ended = re.compile(
+            rf"\| {created['session']['id']} \| session ended after [\d.]+ s, 0 responses: "
+            rf"call {client.call_id} ended: hangup\n"
+        )
+
+        async def logged() -> bool:
+            return bool(ended.search(server.log()))
+
+        await poll(logged, "the session's end line")
     finally:
         await client.close()
 

@@ -27,6 +27,7 @@ from protocol import ProtocolError
 from protocol.beta import BetaServerTranslator, parse_beta_client_event
 from protocol.validation import parse_client_event
 from transport.driver import Closure, SessionDriver
+from transport.session_log import SessionLog, close_description
 from transport.session_parts import (
     driver_limits,
     note_server_event,
@@ -102,9 +103,42 @@ class RealtimeConnection:
         self._outbox_bytes = 0
         self._reader: asyncio.Task[None] | None = None
         self._close: tuple[int, str] | None = None
+        self._closed_under: tuple[int | None, str] | None = None
+        self._log = SessionLog(
+            self.core.session_id, transport="websocket", model=model, entry=entry.name
+        )
+        self._details = ", ".join(
+            detail
+            for detail, wanted in (
+                ("transcription session", session_type == "transcription"),
+                ("beta dialect", beta),
+            )
+            if wanted
+        )
 
     async def run(self) -> None:
-        """Serve the session until the client goes away or a limit ends it; always cleans up."""
+        """Serve the session until the client goes away or a limit ends it; always cleans up.
+
+        Every line logged meanwhile names the session; its last says how it ended.
+        """
+        with self._log.context():
+            self._log.started(self._details)
+            failed = False
+            try:
+                failed = await self._serve()
+            finally:
+                self._log.ended(self._how_it_ended(failed))
+
+    def _how_it_ended(self, failed: bool) -> str:
+        if self._close is not None:
+            return close_description(*self._close, by_server=True)
+        if self._closed_under is not None:
+            return close_description(*self._closed_under, by_server=False)
+        return "the session failed (logged above)" if failed else "the server stopped it"
+
+    async def _serve(self) -> bool:
+        """Serve the session; True if it failed."""
+        failed = False
         writer = asyncio.create_task(self._write_loop())
         driving: asyncio.Task[Closure] | None = None
         try:
@@ -125,7 +159,8 @@ class RealtimeConnection:
                 with contextlib.suppress(WebSocketDisconnect, asyncio.CancelledError):
                     self._reader.result()
         except Exception:
-            logger.exception(f"session {self.core.session_id} failed")
+            failed = True
+            logger.exception("session failed")
         finally:
             for task in (self._reader, driving):
                 if task is not None and not task.done():
@@ -137,6 +172,7 @@ class RealtimeConnection:
             if not writer.done():
                 writer.cancel()
             await self._close_socket()
+        return failed
 
     def _expire(self) -> None:
         minutes = self._settings.max_session_duration_s / 60
@@ -155,6 +191,7 @@ class RealtimeConnection:
 
     def _enqueue(self, event: dict[str, Any]) -> None:
         note_server_event(self._entry, event)
+        self._log.note(event)
         events = [event] if self._beta is None else self._beta.translate(event)
         for outgoing in events:
             text = _to_json(outgoing)
@@ -162,7 +199,7 @@ class RealtimeConnection:
             self._outbox.put_nowait(text)
         if self._outbox_bytes > self._settings.max_outbox_bytes and self._close is None:
             logger.warning(
-                f"closing session {self.core.session_id}: the client is not reading "
+                f"closing the session: the client is not reading "
                 f"({self._outbox_bytes} bytes of events waiting)"
             )
             self._close = (SLOW_CONSUMER_CLOSE_CODE, "slow consumer: events not read")
@@ -173,6 +210,7 @@ class RealtimeConnection:
         while True:
             message = await self._ws.receive()
             if message["type"] == "websocket.disconnect":
+                self._closed_under = (message.get("code"), message.get("reason") or "")
                 return
             raw = message.get("text")
             if raw is None:

@@ -17,17 +17,32 @@ The files are located with ``importlib.util.find_spec`` rather than by importing
 ``requirements-local.txt``), so executing it would fail. Each file's SHA-256 is checked against
 the constants below before it is loaded, so a corrupted or swapped wheel fails loudly at start-up
 instead of producing garbage mid-call.
+
+Hashing every file on every start costs seconds (hundreds of MB; 11 s was seen on a busy 2-core
+machine), so a file that matched is remembered in ``verified-model-files.json`` in the user's cache
+directory (``$XDG_CACHE_HOME/realtime-voice-server/``, by default ``~/.cache/...``) with its size,
+modification and change times and inode; while all four are unchanged it is not hashed again.
+Rewriting, truncating, replacing or touching a file changes them, so it is hashed again (a file
+corrupted in place is still caught); a cache that cannot be read or written only means hashing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import json
+import os
+import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
+
+from about import NAME
 
 
 class LocalModelError(RuntimeError):
@@ -150,7 +165,7 @@ def sha256_file(path: Path) -> str:
 
 
 def verify_file(path: Path, expected_sha256: str) -> None:
-    """Check a file's SHA-256.
+    """Check a file's SHA-256, unless it matched before and has not changed since.
 
     Args:
         path: The file to check.
@@ -159,13 +174,104 @@ def verify_file(path: Path, expected_sha256: str) -> None:
     Raises:
         ModelChecksumError: If the digest differs.
     """
+    expected = expected_sha256.lower()
+    stamp = _stamp(path)
+    if stamp is not None and VERIFIED.matches(path, stamp, expected):
+        return
+    VERIFIED.hashed += 1
     actual = sha256_file(path)
-    if actual != expected_sha256.lower():
+    if actual != expected:
         raise ModelChecksumError(
             f"Checksum mismatch for model file {path}: expected sha256 {expected_sha256}, got "
             f"{actual}. The installed package is corrupt or is not the pinned version; "
             "reinstall it from requirements-local.txt."
         )
+    if stamp is not None and _stamp(path) == stamp:  # not changed while it was being read
+        VERIFIED.remember(path, stamp, actual)
+
+
+def cache_dir() -> Path:
+    """This project's directory in the user's cache (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / NAME
+
+
+def _stamp(path: Path) -> list[int] | None:
+    """What changes when a file's content may have: size, mtime, ctime (which nothing can set
+    back), inode (a replaced file)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+class VerifiedFiles:
+    """The files whose SHA-256 matched, by absolute path: ``{"stamp": [...], "sha256": ...}``.
+
+    Read from its JSON file once, written back (whole, atomically) after each new entry. Two
+    servers starting at once may each drop the other's new entry: it is only hashed again.
+    """
+
+    FILE_NAME = "verified-model-files.json"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, Any] | None = None
+        self.hashed = 0
+        """Files this process had to hash (for the start-up log)."""
+
+    def _path(self) -> Path:
+        return cache_dir() / self.FILE_NAME
+
+    def _load(self) -> dict[str, Any]:
+        if self._entries is None:
+            try:
+                data = json.loads(self._path().read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                data = {}
+            self._entries = data if isinstance(data, dict) else {}
+        return self._entries
+
+    def matches(self, path: Path, stamp: list[int], sha256: str) -> bool:
+        """Whether ``path`` matched ``sha256`` when it had this ``stamp``."""
+        with self._lock:
+            entry = self._load().get(str(path.resolve()))
+        return isinstance(entry, dict) and entry == {"stamp": stamp, "sha256": sha256}
+
+    def remember(self, path: Path, stamp: list[int], sha256: str) -> None:
+        """Record that ``path`` with ``stamp`` has ``sha256``; best effort."""
+        with self._lock:
+            entries = self._load()
+            entries[str(path.resolve())] = {"stamp": stamp, "sha256": sha256}
+            for name in [name for name in entries if not os.path.exists(name)]:
+                del entries[name]  # files that are gone (an uninstalled package, a moved model)
+            try:
+                self._write(entries)
+            except OSError as error:
+                logger.debug(f"cannot remember verified model files in {self._path()}: {error}")
+
+    def forget(self) -> None:
+        """Forget what was read from the file (it is read again on next use); for tests."""
+        with self._lock:
+            self._entries = None
+
+    def _write(self, entries: dict[str, Any]) -> None:
+        target = self._path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".verified-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                json.dump(entries, file, indent=1, sort_keys=True)
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+
+VERIFIED = VerifiedFiles()
+"""The process's view of the verified files (see the module docstring)."""
 
 
 def verify_whisper(

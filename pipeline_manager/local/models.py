@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from .model_files import (
+    VERIFIED,
     LocalModelError,
     ModelChecksumError,
     ModelNotFoundError,
@@ -55,6 +56,13 @@ __all__ = [
     "get_local_models",
     "verify_file",
 ]
+
+
+def _size(path: Path) -> str:
+    """A model's size on disk (a file, or a directory's files), for the log."""
+    files = path.rglob("*") if path.is_dir() else [path]
+    size = sum(file.stat().st_size for file in files if file.is_file())
+    return f"{size / 1e6:.0f} MB"
 
 
 def _vm_rss_mib() -> float | None:
@@ -194,17 +202,27 @@ class LocalModels:
         config = config or LocalModelsConfig()
         t_all = time.perf_counter()
         load_times: dict[str, float] = {}
+        logger.info("loading the local models...")
 
         # Verify everything before loading anything, so a bad wheel fails fast.
         resolved = resolved or resolve_config(config)
         t0 = time.perf_counter()
+        hashed = VERIFIED.hashed
         verify_models(resolved)
         whisper_dir, whisper_name = resolved.whisper.path, resolved.whisper.label
         llm_path, llm_name = resolved.llm.path, resolved.llm.label
         piper_model_path, piper_voice_name = resolved.piper.path, resolved.piper.label
         assert resolved.piper.config_path is not None
         piper_config_path = resolved.piper.config_path
-        logger.info(f"Local models: checksums verified in {time.perf_counter() - t0:.2f}s")
+        hashed = VERIFIED.hashed - hashed
+        logger.info(
+            f"model files verified in {time.perf_counter() - t0:.2f} s "
+            + (
+                f"({hashed} hashed, remembered until they change)"
+                if hashed
+                else "(unchanged since they were hashed)"
+            )
+        )
 
         t0 = time.perf_counter()
         from faster_whisper import WhisperModel
@@ -218,9 +236,10 @@ class LocalModels:
         )
         load_times["whisper"] = time.perf_counter() - t0
         logger.info(
-            f"Local models: loaded Whisper {whisper_name} ({config.whisper_compute_type}) from "
-            f"{whisper_dir} in {load_times['whisper']:.2f}s"
+            f"loaded STT {whisper_name}: {_size(whisper_dir)} in {load_times['whisper']:.2f} s "
+            f"(faster-whisper, {config.whisper_compute_type})"
         )
+        logger.debug(f"STT model directory: {whisper_dir}")
 
         t0 = time.perf_counter()
         from llama_cpp import Llama
@@ -235,9 +254,10 @@ class LocalModels:
         )
         load_times["llm"] = time.perf_counter() - t0
         logger.info(
-            f"Local models: loaded LLM {llm_name} (llama.cpp, n_ctx={config.llm_n_ctx}, "
-            f"{config.llm_n_threads} thread(s)) from {llm_path} in {load_times['llm']:.2f}s"
+            f"loaded LLM {llm_name}: {_size(llm_path)} in {load_times['llm']:.2f} s "
+            f"(llama.cpp, n_ctx {config.llm_n_ctx}, {config.llm_n_threads} thread(s))"
         )
+        logger.debug(f"LLM file: {llm_path}")
 
         t0 = time.perf_counter()
         from piper import PiperVoice
@@ -245,10 +265,10 @@ class LocalModels:
         piper = PiperVoice.load(piper_model_path, config_path=piper_config_path)
         load_times["piper"] = time.perf_counter() - t0
         logger.info(
-            f"Local models: loaded Piper voice {piper_voice_name} "
-            f"({piper.config.sample_rate} Hz) from {piper_model_path} "
-            f"in {load_times['piper']:.2f}s"
+            f"loaded TTS voice {piper_voice_name}: {_size(piper_model_path)} in "
+            f"{load_times['piper']:.2f} s (Piper, {piper.config.sample_rate} Hz)"
         )
+        logger.debug(f"TTS voice file: {piper_model_path}")
 
         models = cls(
             whisper=whisper,
@@ -267,7 +287,7 @@ class LocalModels:
             models.warm_up()
         rss = _vm_rss_mib()
         logger.info(
-            f"Local models: ready in {time.perf_counter() - t_all:.2f}s"
+            f"local models ready in {time.perf_counter() - t_all:.2f} s"
             + (f", process RSS {rss:.0f} MiB" if rss is not None else "")
         )
         return models
@@ -287,7 +307,7 @@ class LocalModels:
         for _ in self.piper.synthesize("Hi."):
             pass
         self.load_times["warm_up"] = time.perf_counter() - t0
-        logger.info(f"Local models: warmed up in {self.load_times['warm_up']:.2f}s")
+        logger.info(f"warmed up in {self.load_times['warm_up']:.2f} s (one short run per model)")
 
     def close(self) -> None:
         """Release the LLM worker thread and the llama.cpp model (end of process / tests)."""

@@ -39,6 +39,7 @@ from protocol.beta import parse_beta_client_event
 from protocol.validation import parse_client_event
 from realtime_session.signals import Signal
 from transport.driver import SessionDriver
+from transport.session_log import SessionLog
 from transport.session_parts import driver_limits, note_server_event, open_session
 from transport.webrtc.audio_in import decode_on_arrival, start_reading
 from transport.webrtc.audio_out import OutputAudioTrack, sends_opus
@@ -77,6 +78,9 @@ class RealtimeCall:
             transport="webrtc",
         )
         self.id = new_call_id()
+        self._log = SessionLog(
+            self.core.session_id, transport="webrtc", model=model, entry=entry.name
+        )
         self._beta = beta
         self._on_end = on_end
         configuration = RTCConfiguration(
@@ -151,7 +155,7 @@ class RealtimeCall:
         """Ask the call to end (any number of times, from anywhere)."""
         if not self._ending.is_set():
             self.end_reason = reason
-            logger.info(f"call {self.id} ending: {reason}")
+            logger.debug(f"call {self.id} ending: {reason}")  # the session's end line says why
             self._ending.set()
 
     async def hangup(self) -> None:
@@ -169,6 +173,11 @@ class RealtimeCall:
         """Serve a sideband WebSocket until it leaves or the call ends."""
         if self._driver is None or self._ending.is_set():
             return
+        with self._log.context():
+            await self._serve_sideband(websocket, beta=beta)
+
+    async def _serve_sideband(self, websocket: WebSocket, *, beta: bool) -> None:
+        assert self._driver is not None
         sideband = Sideband(
             websocket,
             self._driver.feed_frame,
@@ -184,6 +193,16 @@ class RealtimeCall:
     # --- the call's life --------------------------------------------------------------------------
 
     async def _run(self, driver: SessionDriver) -> None:
+        """Serve the call; every line logged meanwhile names the session, the last says why it
+        ended."""
+        with self._log.context():
+            self._log.started(f"call {self.id}" + (", beta dialect" if self._beta else ""))
+            try:
+                await self._serve(driver)
+            finally:
+                self._log.ended(f"call {self.id} ended: {self.end_reason or 'cancelled'}")
+
+    async def _serve(self, driver: SessionDriver) -> None:
         waiting: set[asyncio.Task[Any]] = set()
         try:
             await driver.start()
@@ -207,6 +226,7 @@ class RealtimeCall:
                 self.end(closure.reason)
         except Exception:
             logger.exception(f"call {self.id} failed")
+            self.end("the call failed (logged above)")
         finally:
             for task in [*waiting, *self._tasks]:
                 task.cancel()
@@ -303,6 +323,7 @@ class RealtimeCall:
 
     def _emit(self, event: dict[str, Any]) -> None:
         note_server_event(self.entry, event)
+        self._log.note(event)
         self.events.send(event)
         for sideband in list(self._sidebands):
             sideband.send(event)
