@@ -35,6 +35,7 @@ from config import Settings, get_settings
 from model_catalog import CatalogConfigError, ModelCatalog, ModelEntry
 from pipeline_manager import speculation
 from pipeline_manager.local.model_files import LocalModelError
+from pipeline_manager.local.model_refs import ModelReferenceError
 from pipeline_manager.providers import ProviderConfigError
 from protocol import ProtocolError
 from startup_errors import OneLineStartupErrors, StartupError, settings_error_line
@@ -70,7 +71,12 @@ def build_catalog(settings: Settings) -> ModelCatalog:
     try:
         catalog = ModelCatalog.from_settings(settings)
     except STARTUP_ERRORS as error:
-        status = 1 if isinstance(error, LocalModelError) else 2
+        # A model reference that cannot be used is the configuration's fault (2); a broken
+        # install of a packaged model is the machine's (1).
+        broken_install = isinstance(error, LocalModelError) and not isinstance(
+            error, ModelReferenceError
+        )
+        status = 1 if broken_install else 2
         raise StartupError(str(error), status=status) from None
     for line in catalog.describe_lines():
         logger.info(line)

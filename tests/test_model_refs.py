@@ -485,7 +485,7 @@ def test_the_server_loads_its_voice_from_the_hub(hub: StandInHub, tmp_path: Path
             "en_US-joe-medium.onnx.json",
         ]
         assert hub.count("GET", f"/blobs/{PIPER_MODEL_FILE.sha256}") == 1
-        assert "Loaded Piper voice test-org/piper-joe".lower() in server.log().lower()
+        assert "loaded TTS voice test-org/piper-joe" in server.log()
     finally:
         server.stop()
 
