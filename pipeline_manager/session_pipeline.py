@@ -55,6 +55,7 @@ from realtime_session.commands import (
     CancelResponse,
     CancelTranscription,
     ConfigureInput,
+    ConfigureTranscription,
     FeedAudio,
     PipelineCommand,
     StartResponse,
@@ -208,6 +209,10 @@ class SessionPipeline:
                     await self._turns.feed(audio, audio_format)
             case ConfigureInput():
                 await self._configure_input(command)
+            case ConfigureTranscription(transcription):
+                self._transcriber.configure(transcription)
+                if self._speculation is not None:
+                    self._speculation.on_turn(None)  # made with the old language: void
 
     async def _configure_input(self, command: ConfigureInput) -> None:
         if self._turns is not None:

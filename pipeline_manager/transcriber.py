@@ -44,6 +44,22 @@ class Transcriber:
         self.speculation: TurnSpeculation | None = None
         """Set by the session pipeline when turn detection speculates on pauses."""
 
+    def configure(self, transcription: dict[str, Any] | None) -> None:
+        """Apply the session's ``audio.input.transcription`` language and prompt to the STT.
+
+        Only an STT service with ``configure_transcription(language, prompt)`` takes them (the
+        local Whisper service); others keep their own configuration.
+        """
+        configure = getattr(self._stt, "configure_transcription", None)
+        if configure is None:
+            return
+        options = transcription or {}
+        language, prompt = options.get("language"), options.get("prompt")
+        configure(
+            language if isinstance(language, str) else None,
+            prompt if isinstance(prompt, str) else None,
+        )
+
     async def set_noise_reduction(self, noise_reduction: dict[str, Any] | None) -> None:
         """Build the session's transcription noise filter (once per configuration)."""
         if self._noise_filter is not None:
@@ -89,8 +105,15 @@ class Transcriber:
         fmt = command.audio_format
         seconds = fmt.duration_ms(len(command.audio)) / 1000
         if speculated is not None:
-            with contextlib.suppress(Exception):  # a failed guess: transcribe for real below
+            try:
                 transcript = await speculated
+            except _ServiceError as exc:  # the STT's verdict on this same audio (e.g. unsure)
+                logger.info(f"STT failed for {command.item_id}: {exc}")
+                self._report(TranscriptFailed(command.item_id, str(exc)))
+                return
+            except Exception:  # a failed guess: transcribe for real below
+                pass
+            else:
                 self._report(TranscriptCompleted(command.item_id, transcript, seconds))
                 return
         pcm = resample(fmt.to_pcm16(command.audio), fmt.sample_rate, PIPELINE_IN_RATE)

@@ -85,6 +85,14 @@ class ConfigureInput:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigureTranscription:
+    """The session's ``audio.input.transcription`` (``None``: unset), for the items committed from
+    now on: its ``language`` and ``prompt`` steer the STT (sent at start and on each change)."""
+
+    transcription: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
 class ArmTimer:
     """Start (or restart) a deadline; when it passes, report ``TimerExpired(timer)``."""
 
@@ -138,7 +146,7 @@ PipelineCommand = (
     | CancelResponse
     | TranscribeAudio
     | CancelTranscription
-    | (FeedAudio | ConfigureInput)
+    | (FeedAudio | ConfigureInput | ConfigureTranscription)
 )
 """The commands the connection hands to the session's pipeline."""
 TimerCommand = ArmTimer | DisarmTimer

@@ -27,6 +27,7 @@ from realtime_session.commands import (
     CancelResponse,
     Command,
     ConfigureInput,
+    ConfigureTranscription,
     DisarmTimer,
     StartResponse,
     TranscribeAudio,
@@ -113,7 +114,7 @@ class RealtimeSession:
     def start(self) -> list[Output]:
         """What opens the session: ``session.created`` and the input configuration."""
         outputs: list[Output] = [server_event("session.created", session=self.config.to_dict())]
-        return outputs + self.reconfigure_input()
+        return [*outputs, self.configure_transcription(), *self.reconfigure_input()]
 
     def handle(self, event: ClientEvent) -> list[Output]:
         """Apply one validated client event; a refusal becomes an ``error`` event."""
@@ -192,6 +193,10 @@ class RealtimeSession:
         return float(self.turn_setting("prefix_padding_ms", DEFAULT_PREFIX_PADDING_MS))
 
     # --- operations shared by client events and lifecycle effects ------------------------------
+
+    def configure_transcription(self) -> ConfigureTranscription:
+        """Tell the pipeline the transcription settings (language, prompt) of later items."""
+        return ConfigureTranscription(copy.deepcopy(self.config.transcription))
 
     def reconfigure_input(self) -> list[Output]:
         """Tell the lifecycle (and through it the pipeline) the turn settings changed."""

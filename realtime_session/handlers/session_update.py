@@ -21,6 +21,8 @@ def on_session_update(session: RealtimeSession, event: ClientEvent) -> list[Outp
     config.apply(body)
     session.buffer.set_format(session.input_format)
     outputs: list[Output] = [server_event("session.updated", session=config.to_dict())]
+    if config.transcription != before["transcription"]:
+        outputs.append(session.configure_transcription())
     if (config.turn_detection, config.noise_reduction) != (
         before["turn_detection"],
         before["noise_reduction"],
