@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: install install-dev install-local install-client browser node-deps run run-mock test lint format clean
+.PHONY: install install-dev install-local install-client browser espeak node-deps run run-mock test lint format clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,10 @@ install-local: $(VENV)/.installed-local
 install-client: $(VENV)/.installed
 	$(PIP) install -r requirements-client.txt
 
+# Replies in Mandarin are spoken by Debian's espeak-ng (voice cmn-latn-pinyin), installed here when
+# missing; without it (no root) the server still runs and says so, and Chinese replies fail.
 run: install-local
+	@command -v espeak-ng >/dev/null || $(MAKE) --no-print-directory espeak || echo "espeak-ng is not installed: replies in Chinese will fail (apt-get install espeak-ng)"
 	$(PY) main.py
 
 run-mock: install
@@ -51,6 +54,10 @@ format: install-dev
 browser:
 	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
+# espeak-ng from Debian: the local profile's Mandarin voice, and the tests' Mandarin speech.
+espeak:
+	command -v espeak-ng >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q espeak-ng)
+
 # Node client SDKs the tests drive (tests/test_client_agents_node.py, test_client_openai_node.py),
 # pinned by the lockfile; reinstalled only when the lockfile changes.
 NODE_DIR := tests/node
@@ -61,7 +68,7 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/packag
 
 node-deps: $(NODE_DIR)/node_modules/.installed
 
-test: install-dev install-local browser node-deps lint
+test: install-dev install-local browser espeak node-deps lint
 	$(PY) -m pytest -n 2 -q
 
 clean:

@@ -181,9 +181,10 @@ class Settings(BaseSettings):
 
     # --- the local profile's models (pipeline_manager/local/model_refs.py, docs/models.md) -----
     local_whisper_model: str = Field(
-        "tiny.en",
+        "base",
         min_length=1,
-        description="Local STT model: a packaged name (tiny.en), a CTranslate2 Whisper directory, "
+        description="Local STT model: a packaged name (base: multilingual; tiny.en: English "
+        "only), a CTranslate2 Whisper directory, "
         "or a Hugging Face repo (owner/name[@revision][:folder]), optionally #sha256=<hex> of its "
         "model.bin. A repo is fetched on first use into the Hugging Face cache (docs/models.md).",
     )
@@ -209,6 +210,24 @@ class Settings(BaseSettings):
     )
     local_whisper_threads: int = Field(
         2, ge=1, le=256, description="CTranslate2 threads of the local Whisper model."
+    )
+    local_whisper_english_model: str = Field(
+        "tiny.en",
+        description="Local STT model of sessions whose transcription language is English, the "
+        "fast path (a reference like local_whisper_model); empty: local_whisper_model transcribes "
+        "English too.",
+    )
+    local_whisper_languages: str = Field(
+        "en,zh",
+        description="Local STT: the languages Whisper's detection chooses among when a session "
+        "sets no transcription language (comma-separated codes; '*': any language Whisper knows).",
+    )
+    local_tts_voices: str = Field(
+        "zh=espeak:cmn-latn-pinyin",
+        description="Local TTS: more voices, per language, as LANG=VOICE pairs separated by "
+        "commas; VOICE is espeak:NAME (an espeak-ng voice) or a Piper voice reference. Each "
+        "sentence is spoken by the voice of its script's language; Latin script by the en voice, "
+        "local_tts_voice unless this names another.",
     )
 
     # --- providers per stage (pipeline_manager/providers/, docs/providers.md) -----------------

