@@ -151,14 +151,20 @@ def test_services_share_the_model_objects(models: LocalModels) -> None:
     tts_a, tts_b = create_tts(models), create_tts(models)
     assert stt_a is not stt_b and llm_a is not llm_b and tts_a is not tts_b
     assert stt_a._model is stt_b._model is models.whisper
+    assert stt_a._english_model is stt_b._english_model is models.whisper_model("tiny.en")[0]
     assert llm_a.llm is llm_b.llm is models.llm
-    assert tts_a._voice is tts_b._voice is models.piper
+    assert tts_a.voices["en"] is tts_b.voices["en"]
+    assert tts_a.voices["zh"] is tts_b.voices["zh"]
+    assert tts_a.voices["en"].voice is models.piper  # type: ignore[attr-defined]
 
 
-def test_english_only_model_rejects_other_languages(models: LocalModels) -> None:
-    assert not models.whisper_multilingual  # the packaged model is tiny.en
-    with pytest.raises(ValueError, match="cannot transcribe"):
-        create_stt(models, language=Language.FR)
+def test_the_main_model_is_multilingual_with_an_english_fast_path(models: LocalModels) -> None:
+    assert models.whisper_multilingual  # the packaged base
+    assert not models.whisper_model("tiny.en")[0].model.is_multilingual
+    stt = create_stt(models, language=Language.EN)
+    assert stt._choose_model() == models.whisper_model("tiny.en")
+    stt.configure_transcription("fr-FR", None)
+    assert stt._choose_model() == (models.whisper, models.whisper_name)
 
 
 @pytest.mark.asyncio

@@ -341,12 +341,23 @@ def test_two_local_entries_load_the_local_models_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pipeline_manager.local import models as local_models
+    from pipeline_manager.local.reply_language import DEFAULT_TTS_VOICES
 
     loads: list[object] = []
 
     def fake_load(config: object = None, **_: object) -> Any:
         loads.append(config)
-        return SimpleNamespace(whisper_name="w", llm_name="l", piper_voice_name="p")
+        return SimpleNamespace(
+            whisper_name="w",
+            llm_name="l",
+            piper_voice_name="p",
+            whisper=SimpleNamespace(supported_languages=["en", "zh"]),
+            whisper_multilingual=True,
+            whisper_model=lambda reference: (None, reference),
+            config=SimpleNamespace(tts_voices=DEFAULT_TTS_VOICES),
+            voice_map={"en": "en_US-joe-medium"},
+            unavailable_voices={},
+        )
 
     monkeypatch.setattr(local_models, "_shared", {})
     monkeypatch.setattr(local_models.LocalModels, "load", staticmethod(fake_load))
