@@ -11,10 +11,15 @@ or, for ``pipeline_manager.services.create_service_factory``, ``create_local_fac
 
 The modules, each one role:
 
-- :mod:`.model_files`: where each model file is, and its checksum check.
+- :mod:`.model_files`: where each model file is, and its checksum check;
+  :mod:`.packaged_whisper`: the packaged Whisper models by name (the multilingual base is joined
+  from two packages once, into a cache).
 - :mod:`.models`: loading the models once per process, and sharing them (:class:`LocalModels`).
 - :mod:`.whisper_stt`, :mod:`.llama_llm` (with :mod:`.llama_worker`, the code on the llama.cpp
   thread), :mod:`.piper_tts`: one Pipecat service each; :mod:`.services` names all three.
+- The user's language: :mod:`.stt_language` (detection, trust, Simplified Chinese),
+  :mod:`.reply_language` (the voice map, a sentence's language by script), :mod:`.speakers`
+  and :mod:`.espeak_tts` (the voices: Piper, espeak-ng).
 - :mod:`.factory`: the profile's ``ServiceFactory``.
 - :mod:`.bench`: measures the models on this machine.
 

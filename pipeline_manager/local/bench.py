@@ -4,6 +4,11 @@ Reports each model's load time, resident memory after loading, Whisper's real-ti
 on a clip, llama.cpp's time to first token and tokens per second, and Piper's time for a
 10-word sentence. The numbers are medians over a few runs; other processes on the machine
 skew them (on 2 cores one busy neighbour halves the LLM's speed).
+
+``--languages`` measures instead what the user's language costs: each clip of
+tests/fixtures/audio transcribed as the STT service does, by tiny.en (a session whose language
+is ``en``), by base with the language given, and by base detecting it (no language set), in
+CPU-seconds (all threads) and wall time per utterance.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ def bench_stt(models: LocalModels, clip: Path, runs: int = 5) -> dict[str, float
     text = ""
     for _ in range(runs):
         t0 = time.perf_counter()
-        segments, _ = models.whisper.transcribe(audio, language="en")
+        segments, _ = models.whisper.transcribe(audio, language="en", beam_size=1)
         text = "".join(s.text for s in segments)
         times.append(time.perf_counter() - t0)
     secs = statistics.median(times)
@@ -106,11 +111,68 @@ def bench_tts(models: LocalModels, runs: int = 5) -> dict[str, float]:
     return {"tts_secs": secs, "tts_rtf": secs / audio_secs}
 
 
+LANGUAGE_CLIPS = {
+    "go_forward_human.wav": "en",
+    "austen_human.wav": "en",
+    "hello_joke_synth.wav": "en",
+    "joke_zh_synth.wav": "zh",
+    "dinner_zh_synth.wav": "zh",
+    "weather_zh_synth.wav": "zh",
+    "noise_2s.wav": "en",
+    "silence_2s.wav": "en",
+}
+
+
+def bench_stt_languages(models: LocalModels, runs: int = 3) -> None:
+    """CPU-seconds and wall time per utterance of the three STT routes (median of ``runs``)."""
+    import soxr
+
+    from .stt_language import transcribe, unsure_reason
+
+    clips = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "audio"
+    tiny, tiny_name = models.whisper_model("tiny.en")
+    routes = {
+        "tiny.en": (tiny, tiny_name, True),
+        "base fixed": (models.whisper, models.whisper_name, True),
+        "base detect": (models.whisper, models.whisper_name, False),
+    }
+    totals: dict[str, list[float]] = {route: [] for route in routes}
+    for name, language in LANGUAGE_CLIPS.items():
+        with wave.open(str(clips / name)) as wav:
+            rate = wav.getframerate()
+            pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+        audio = soxr.resample(pcm, rate, 16000).astype(np.float32) / 32768.0
+        for route, (model, label, fixed) in routes.items():
+            cpu, wall = [], []
+            for _ in range(runs):
+                c0, w0 = time.process_time(), time.perf_counter()
+                result = transcribe(
+                    model,
+                    audio,
+                    model_name=label,
+                    language=language if fixed else None,
+                    candidates=("en", "zh"),
+                )
+                cpu.append(time.process_time() - c0)
+                wall.append(time.perf_counter() - w0)
+            totals[route].append(statistics.median(cpu))
+            verdict = unsure_reason(result)
+            print(
+                f"STT  {name:22s} {route:11s} {statistics.median(cpu):5.2f} CPU-s "
+                f"{statistics.median(wall):5.2f} s wall  {result.language} "
+                f"p={result.language_probability:.2f} lp={result.avg_logprob:.2f} "
+                f"{'REFUSED' if verdict else repr(result.text)}"
+            )
+    for route, cpus in totals.items():
+        print(f"STT  {route:11s} median {statistics.median(cpus):.2f} CPU-s per utterance")
+
+
 def main() -> None:
     """Load the models and print the measurements."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("clip", nargs="?", type=Path, default=DEFAULT_CLIP)
     parser.add_argument("--llm-threads", type=int, default=LocalModelsConfig.llm_n_threads)
+    parser.add_argument("--languages", action="store_true", help="the STT language routes only")
     args = parser.parse_args()
 
     rss_before = _vm_rss_mib() or 0.0
@@ -119,6 +181,10 @@ def main() -> None:
     for name, secs in models.load_times.items():
         print(f"load {name:8s} {secs:.2f}s")
     print(f"RSS  {rss_after:.0f} MiB after loading (+{rss_after - rss_before:.0f} MiB)")
+    if args.languages:
+        bench_stt_languages(models)
+        models.close()
+        return
     bench_stt(models, args.clip)
     bench_llm(models)
     bench_tts(models)

@@ -9,8 +9,8 @@ does not stall another session's audio:
 
 - STT: Pipecat's ``WhisperSTTService`` transcribes in ``asyncio.to_thread``
   (:mod:`.whisper_stt`).
-- TTS: Pipecat's ``PiperTTSService`` synthesises sentence by sentence in ``asyncio.to_thread``
-  (:mod:`.piper_tts`).
+- TTS: :class:`LocalTTSService` speaks sentence by sentence in the voice of each sentence's
+  language, Piper in ``asyncio.to_thread``, espeak-ng as a subprocess (:mod:`.piper_tts`).
 - LLM: :class:`LlamaCppLLMService` runs each completion on ``models.llm_executor`` (one
   dedicated thread) under ``models.llm_lock``, because llama.cpp is not thread-safe
   (:mod:`.llama_llm`, and :mod:`.llama_worker` for what runs on that thread).
@@ -20,7 +20,7 @@ that want the local profile's services without knowing that layout.
 """
 
 from .llama_llm import LlamaCppLLMService, LlamaCppLLMSettings, create_llm
-from .piper_tts import LocalPiperTTSService, create_tts
+from .piper_tts import LocalPiperTTSService, LocalTTSService, create_tts
 from .whisper_stt import WHISPER_SAMPLE_RATE, LocalWhisperSTTService, create_stt
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "LlamaCppLLMService",
     "LlamaCppLLMSettings",
     "LocalPiperTTSService",
+    "LocalTTSService",
     "LocalWhisperSTTService",
     "create_llm",
     "create_stt",
