@@ -339,3 +339,39 @@ async def test_a_capped_reply_of_the_llm_ends_at_a_sentence(models: LocalModels)
         if isinstance(data, LLMUsageMetricsData)
     ]
     assert usage and usage[-1].completion_tokens <= 42, usage
+
+
+def test_a_voice_that_cannot_load_is_named_in_the_error_of_its_replies(
+    models: LocalModels,
+) -> None:
+    from pipeline_manager.local.model_files import LocalModelError
+
+    spec = "en=en_US-joe-medium,zh=espeak:nonexistent"
+    with pytest.raises(LocalModelError, match="nonexistent"):
+        models.load_voice_map(spec, lenient=False)
+    with pytest.raises(LocalModelError, match="refused"):
+        models.load_voice_map("zh=espeak:cmn", lenient=False)  # reads tone digits in English
+    available, unavailable = models.load_voice_map(spec, lenient=True)
+    assert available == {"en": "en_US-joe-medium"} and set(unavailable) == {"zh"}
+
+
+@pytest.mark.asyncio
+async def test_tts_speaks_mandarin_or_says_why_it_cannot(models: LocalModels) -> None:
+    from pipecat.frames.frames import ErrorFrame
+
+    params = PipelineParams(audio_out_sample_rate=24000)
+    down, _ = await run_test(
+        create_tts(models), frames_to_send=[TTSSpeakFrame("你好，今天天气很好。")],
+        pipeline_params=params,
+    )  # fmt: skip
+    samples = np.frombuffer(
+        b"".join(f.audio for f in down if isinstance(f, TTSAudioRawFrame)), dtype=np.int16
+    )
+    assert len(samples) / 24000 > 1.0, "the Mandarin sentence was not spoken"
+    tts = create_tts(
+        models, voices={"en": "en_US-joe-medium"}, unavailable={"zh": "espeak:x is unavailable"}
+    )
+    down, up = await run_test(tts, frames_to_send=[TTSSpeakFrame("谢谢。")], pipeline_params=params)
+    assert not [f for f in down if isinstance(f, TTSAudioRawFrame)]
+    errors = [f.error for f in up if isinstance(f, ErrorFrame)]
+    assert errors and "the 'zh' voice espeak:x is unavailable" in errors[0], errors
