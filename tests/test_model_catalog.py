@@ -357,6 +357,7 @@ def test_two_local_entries_load_the_local_models_once(
             config=SimpleNamespace(tts_voices=DEFAULT_TTS_VOICES),
             voice_map={"en": "en_US-joe-medium"},
             unavailable_voices={},
+            speaker=lambda reference: SimpleNamespace(name=reference),
         )
 
     monkeypatch.setattr(local_models, "_shared", {})

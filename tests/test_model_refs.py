@@ -200,17 +200,20 @@ def test_reference_forms() -> None:
 
 @needs_packaged
 def test_packaged_names_resolve_to_the_checked_package_files() -> None:
-    models = resolve_models()  # the defaults: tiny.en, smollm2-135m, en_US-joe-medium
+    models = resolve_models()  # the defaults: base, smollm2-135m, en_US-joe-medium
     assert [m.source for m in models] == ["packaged"] * 3
     assert [m.label for m in models] == [
-        "faster-whisper-tiny.en",
+        "faster-whisper-base",
         "SmolLM2-135M-Instruct.Q4_1",
         "en_US-joe-medium",
     ]
     assert models.llm.path == locate(LLM_FILE)
     assert models.llm.checksums == ((locate(LLM_FILE), LLM_FILE.sha256),)
-    assert len(models.whisper.checksums) == 4 and not models.whisper.pinned
-    for model in models:
+    # base: model.bin is checked when joined into the cache, the three small files here
+    assert len(models.whisper.checksums) == 3 and not models.whisper.pinned
+    tiny = resolve_model("whisper", "tiny.en")
+    assert tiny.label == "faster-whisper-tiny.en" and len(tiny.checksums) == 4
+    for model in (*models, tiny):
         verify_model(model)  # the recorded SHA-256 of every packaged file
 
 
@@ -386,7 +389,7 @@ def test_settings_and_model_list_entries(monkeypatch: pytest.MonkeyPatch) -> Non
     )
     effective = settings.model_copy(update=spec.settings_update())
     assert model_refs.model_references(effective) == {
-        "whisper_model": "tiny.en",
+        "whisper_model": "base",
         "llm_model": "Qwen/Qwen2.5-1.5B-Instruct-GGUF:q.gguf",
         "tts_voice": "en_US-joe-medium",
     }
@@ -398,7 +401,15 @@ def test_settings_and_model_list_entries(monkeypatch: pytest.MonkeyPatch) -> Non
 
     def fake_models(config: Any) -> Any:
         configs.append(config)
-        return SimpleNamespace(llm_name=config.llm_model)
+        return SimpleNamespace(
+            llm_name=config.llm_model,
+            config=config,
+            whisper_model=lambda reference: (None, reference),
+            voice_map={},
+            unavailable_voices={},
+            whisper=SimpleNamespace(supported_languages=["en", "zh"]),
+            whisper_multilingual=True,
+        )
 
     monkeypatch.setattr(factory, "get_local_models", fake_models)
     factory.create_local_factory(effective)
@@ -477,7 +488,8 @@ def test_the_server_loads_its_voice_from_the_hub(hub: StandInHub, tmp_path: Path
     try:
         models = server.health()["models"]
         (entry,) = models.values()
-        assert entry["models"]["tts"] == "piper test-org/piper-joe:en_US-joe-medium.onnx"
+        tts = entry["models"]["tts"]
+        assert tts.startswith("voices en=test-org/piper-joe:en_US-joe-medium.onnx"), tts
         assert entry["models"]["llm"] == "SmolLM2-135M-Instruct.Q4_1 (llama.cpp)"
         snapshots = tmp_path / "hf-home" / "hub" / "models--test-org--piper-joe" / "snapshots"
         assert sorted(p.name for p in snapshots.glob("*/*")) == [
