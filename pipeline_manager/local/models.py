@@ -227,8 +227,8 @@ class LocalModels:
                     model = _load_whisper(resolved.path, self.config)
                     self._whispers[reference] = (model, resolved.label)
                     logger.info(
-                        f"Local models: loaded Whisper {resolved.label} for English sessions "
-                        f"from {resolved.path} in {time.perf_counter() - t0:.2f}s"
+                        f"loaded STT {resolved.label} for English sessions: "
+                        f"{_size(resolved.path)} in {time.perf_counter() - t0:.2f} s"
                     )
             return self._whispers[reference]
 
@@ -247,9 +247,11 @@ class LocalModels:
                 loaded = {os.path.realpath(self.piper_model_path): self.piper}
                 speaker = load_speaker(reference, loaded)
                 self._speakers[reference] = speaker
+                if getattr(speaker, "voice", None) is self.piper:
+                    return speaker  # the voice loaded above, not loaded again
                 logger.info(
-                    f"Local models: voice {speaker.name} ({speaker.sample_rate} Hz) ready in "
-                    f"{time.perf_counter() - t0:.2f}s"
+                    f"loaded TTS voice {speaker.name} in {time.perf_counter() - t0:.2f} s "
+                    f"({speaker.sample_rate} Hz)"
                 )
             return self._speakers[reference]
 
@@ -282,7 +284,7 @@ class LocalModels:
                 if not lenient:
                     raise LocalModelError(f"the '{language}' voice {reference}: {exc}") from exc
                 logger.warning(
-                    f"Local models: the '{language}' voice {reference} is unavailable ({exc}); "
+                    f"the '{language}' TTS voice {reference} is unavailable ({exc}); "
                     f"replies in '{language}' will fail until it is"
                 )
                 unavailable[language] = f"{reference} is unavailable: {exc}"
