@@ -74,10 +74,12 @@ class Settings(BaseSettings):
         "profile, whose TTS length is exact per character.",
     )
     speculative_turns: bool = Field(
-        True,
+        False,
         description="Transcribe a turn at each pause that could end it, during the silence "
         "window, and use it if the turn does end (pipeline_manager/speculation.py). Only for an "
-        "STT that runs in this process (local): a remote STT provider would bill every guess.",
+        "STT that runs in this process (local): a remote STT provider would bill every guess. "
+        "Off by default for now: on 2 cores a pass started at a pause inside the turn is still "
+        "running at the turn's last pause, so it gains nothing yet (bench/listening_cost.py).",
     )
     mock_fault: str = Field(
         "",

@@ -39,7 +39,13 @@ AUDIO = {
 
 @pytest.fixture(scope="module")
 def speculating() -> Iterator[ServerProcess]:
-    process = ServerProcess({"REALTIME_MOCK_SPECULATION": "true", "REALTIME_DEBUG_ENDPOINTS": "1"})
+    process = ServerProcess(
+        {
+            "REALTIME_SPECULATIVE_TURNS": "true",
+            "REALTIME_MOCK_SPECULATION": "true",
+            "REALTIME_DEBUG_ENDPOINTS": "1",
+        }
+    )
     yield process
     process.stop()
 
