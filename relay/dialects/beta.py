@@ -102,11 +102,11 @@ events (``input_audio_buffer.timeout_triggered``, transcription ``segment``, DTM
 from __future__ import annotations
 
 import copy
-import logging
 import typing
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from loguru import logger
 from openai.types.realtime import RealtimeServerEvent as GAServerEvent
 from pydantic import BaseModel
 
@@ -122,8 +122,6 @@ from protocol.ids import new_id
 from relay.dialects.base import Event
 
 __all__ = ["DROPPED_UPSTREAM_EVENT_TYPES", "RENAMED_UPSTREAM_EVENTS", "BetaUpstreamDialect"]
-
-_log = logging.getLogger(__name__)
 
 
 def _ga_server_models() -> dict[str, type[BaseModel]]:
@@ -287,7 +285,7 @@ class BetaUpstreamDialect:
         try:
             events = self._translate(kind, event)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            _log.warning("dropped a malformed %s event from the beta upstream: %r", kind, exc)
+            logger.warning(f"dropped a malformed {kind} event from the beta upstream: {exc!r}")
             return []
         return [_project(ga) for ga in events]
 

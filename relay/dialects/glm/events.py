@@ -1,25 +1,16 @@
-"""Small builders for the GA server events the GLM dialect emits."""
+"""The GA event builders the GLM dialect uses (the project's own), and GLM value readers."""
 
 from __future__ import annotations
 
-import random
-import string
 from typing import Any
 
+from protocol import new_id
+from protocol.errors import error_event as _error_event
+from realtime_session.events import server_event
+
+__all__ = ["Event", "as_int", "as_str", "error_event", "new_id", "server_event"]
+
 Event = dict[str, Any]
-
-_ALPHABET = string.ascii_letters + string.digits
-_rng = random.Random()
-
-
-def new_id(prefix: str, length: int = 21) -> str:
-    """``<prefix>_<21 random alphanumerics>``, the shape of the Realtime API's ids."""
-    return f"{prefix}_" + "".join(_rng.choices(_ALPHABET, k=length))
-
-
-def server_event(event_type: str, **fields: Any) -> Event:
-    """A GA server event with a fresh ``event_id`` (every GA event gets its own)."""
-    return {"type": event_type, "event_id": new_id("event"), **fields}
 
 
 def error_event(
@@ -30,17 +21,10 @@ def error_event(
     client_event_id: Any = None,
     error_type: str = "invalid_request_error",
 ) -> Event:
-    """A GA ``error`` event (docs/protocol.md §8) answering one client event."""
-    return server_event(
-        "error",
-        error={
-            "type": error_type,
-            "code": code,
-            "message": message,
-            "param": param,
-            "event_id": client_event_id if isinstance(client_event_id, str) else None,
-        },
-    )
+    """A GA ``error`` event (docs/protocol.md §8) answering one client event (whose id may be
+    anything a client sent: only a string is echoed)."""
+    event_id = client_event_id if isinstance(client_event_id, str) else None
+    return _error_event(code, message, param=param, event_id=event_id, error_type=error_type)
 
 
 def as_str(value: Any) -> str | None:
